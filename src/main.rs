@@ -1,0 +1,180 @@
+//! The `keyward` command line: argument parsing, then a call into the library.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use keyward::commands::{self, Common, EXIT_BAD_INPUT, Format, Outcome};
+use keyward::policy::PolicyOptions;
+use keyward::request::RequestSpec;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Who may do what with API keys: IBM Cloud API-key governance as Cedar policies.
+#[derive(Parser)]
+#[command(name = "keyward", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decide one request: exit 0 allow, 2 deny, 1 bad input.
+    Check {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        request: RequestArgs,
+    },
+    /// Validate the policies against the schema (strict) and, with --world, the world file.
+    Validate {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Print the world as Cedar entities JSON; with a request, {"entities", "request"} for `cedar authorize`.
+    Export {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        request: OptionalRequestArgs,
+        /// Also write the loaded policy set, as one Cedar file, here.
+        #[arg(long, value_name = "FILE")]
+        policies_out: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Args)]
+struct CommonArgs {
+    /// The world file (YAML or JSON).
+    #[arg(long, value_name = "FILE")]
+    world: Option<PathBuf>,
+    /// Policy files or folders (repeatable); replaces the shipped base set.
+    #[arg(long, value_name = "PATH")]
+    policies: Vec<PathBuf>,
+    /// Add a variant: a name under policies/variants/ (shipped or beside --policies) or a folder.
+    #[arg(long, value_name = "NAME")]
+    variant: Vec<String>,
+    /// A Cedar schema file instead of the shipped one.
+    #[arg(long, value_name = "FILE")]
+    schema: Option<PathBuf>,
+    /// Evaluation time (RFC 3339), overriding the world's `now`.
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: FormatArg,
+}
+
+impl CommonArgs {
+    fn common(&self) -> Common {
+        Common {
+            world: self.world.clone(),
+            policy: PolicyOptions {
+                policies: self.policies.clone(),
+                variants: self.variant.clone(),
+                schema: self.schema.clone(),
+            },
+            now: self.now.clone(),
+            format: match self.format {
+                FormatArg::Text => Format::Text,
+                FormatArg::Json => Format::Json,
+            },
+        }
+    }
+}
+
+#[derive(Args)]
+struct RequestArgs {
+    /// The caller: a user or service ID id (for `login`, an API key id).
+    #[arg(long, value_name = "ID")]
+    principal: String,
+    /// The action, e.g. api-key-create, api-key-delete, login, ks-api-key-reset.
+    #[arg(long, value_name = "ACTION")]
+    action: String,
+    /// What it acts on (a key, user, service ID, account or cluster id).
+    #[arg(long, value_name = "ID")]
+    resource: Option<String>,
+    /// An argument of the action (repeatable), e.g. --arg account=acme.
+    #[arg(long = "arg", value_name = "NAME=VALUE", value_parser = parse_arg)]
+    args: Vec<(String, String)>,
+    /// The caller acts through a trusted profile.
+    #[arg(long)]
+    via_trusted_profile: bool,
+}
+
+#[derive(Args)]
+struct OptionalRequestArgs {
+    /// The caller: a user or service ID id (for `login`, an API key id).
+    #[arg(long, value_name = "ID", requires = "action")]
+    principal: Option<String>,
+    /// The action.
+    #[arg(long, value_name = "ACTION", requires = "principal")]
+    action: Option<String>,
+    /// What it acts on.
+    #[arg(long, value_name = "ID")]
+    resource: Option<String>,
+    /// An argument of the action (repeatable).
+    #[arg(long = "arg", value_name = "NAME=VALUE", value_parser = parse_arg)]
+    args: Vec<(String, String)>,
+    /// The caller acts through a trusted profile.
+    #[arg(long)]
+    via_trusted_profile: bool,
+}
+
+fn parse_arg(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected NAME=VALUE, got `{s}`")),
+    }
+}
+
+fn spec(principal: String, action: String, resource: Option<String>, args: Vec<(String, String)>, via: bool) -> Result<RequestSpec, String> {
+    let mut map = BTreeMap::new();
+    for (k, v) in args {
+        if map.insert(k.clone(), v).is_some() {
+            return Err(format!("error: --arg {k} given twice"));
+        }
+    }
+    Ok(RequestSpec { principal, action, resource, args: map, via_trusted_profile: via, now: None })
+}
+
+fn run(cli: Cli) -> Outcome {
+    let usage = |e: String| Outcome { stdout: String::new(), stderr: format!("{e}\n"), code: EXIT_BAD_INPUT };
+    match cli.command {
+        Command::Check { common, request: r } => match spec(r.principal, r.action, r.resource, r.args, r.via_trusted_profile) {
+            Ok(s) => commands::check(&common.common(), &s),
+            Err(e) => usage(e),
+        },
+        Command::Validate { common } => commands::validate(&common.common()),
+        Command::Export { common, request: r, policies_out } => {
+            let s = match (r.principal, r.action) {
+                (Some(p), Some(a)) => match spec(p, a, r.resource, r.args, r.via_trusted_profile) {
+                    Ok(s) => Some(s),
+                    Err(e) => return usage(e),
+                },
+                _ => None,
+            };
+            commands::export(&common.common(), s.as_ref(), policies_out.as_ref())
+        }
+    }
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_BAD_INPUT } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let out = run(cli);
+    let _ = std::io::stdout().write_all(out.stdout.as_bytes());
+    let _ = std::io::stderr().write_all(out.stderr.as_bytes());
+    std::process::exit(out.code);
+}

@@ -1,0 +1,354 @@
+//! Loading the policy set and the schema: the shipped ones (embedded in the binary) or the
+//! user's (`--policies`, `--variant`, `--schema`), re-identified by `@id`, validated strictly,
+//! with every problem located in its file. Also reads the service and role names the schema
+//! declares ([`RoleCatalog`]), so that worlds are checked against the schema, not against Rust.
+//!
+//! Owns where policies come from and what they say about themselves (id, rules, doc). It must
+//! not evaluate requests (see `engine.rs`).
+
+use crate::error::{Problem, Problems};
+use crate::yaml::Pos;
+use cedar_policy::{PolicyId, PolicySet, Schema, SchemaFragment, ValidationMode, Validator};
+use miette::Diagnostic;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+}
+
+/// A source file of policies or schema: its display name and text.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub text: String,
+}
+
+/// What a policy says about itself.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PolicyInfo {
+    pub id: String,
+    /// Rule ids from `@rule("R6,R2")`.
+    pub rules: Vec<String>,
+    pub doc: String,
+    /// `permit` or `forbid`.
+    pub effect: String,
+    pub file: String,
+    pub line: usize,
+}
+
+/// The service and role names the schema declares in `type Roles`.
+#[derive(Debug, Clone, Default)]
+pub struct RoleCatalog {
+    services: BTreeMap<String, Vec<String>>,
+}
+
+impl RoleCatalog {
+    /// The roles a service has, in schema order; `None` for an unknown service.
+    pub fn roles(&self, service: &str) -> Option<&Vec<String>> {
+        self.services.get(service)
+    }
+
+    /// Every service.
+    pub fn services(&self) -> impl Iterator<Item = &str> {
+        self.services.keys().map(String::as_str)
+    }
+}
+
+/// A loaded, validated policy set with its schema.
+#[derive(Debug, Clone)]
+pub struct PolicyBundle {
+    pub schema: Schema,
+    pub schema_source: Source,
+    pub policies: PolicySet,
+    pub info: BTreeMap<String, PolicyInfo>,
+    pub roles: RoleCatalog,
+    /// The policy files, in load order (for `export --policies-out`).
+    pub sources: Vec<Source>,
+    /// Validation warnings (not errors), located.
+    pub warnings: Vec<Problem>,
+}
+
+/// Where to take policies and schema from.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyOptions {
+    /// `--policies`: files or folders; empty means the shipped base set.
+    pub policies: Vec<PathBuf>,
+    /// `--variant`: names (or folders) added to what is loaded.
+    pub variants: Vec<String>,
+    /// `--schema`: a schema file instead of the shipped one.
+    pub schema: Option<PathBuf>,
+}
+
+/// The names of the shipped variants.
+pub fn shipped_variants() -> BTreeSet<&'static str> {
+    embedded::VARIANTS.iter().map(|(n, _, _)| *n).collect()
+}
+
+fn read(path: &Path) -> Result<Source, Problem> {
+    std::fs::read_to_string(path)
+        .map(|text| Source {
+            name: path.display().to_string(),
+            text,
+        })
+        .map_err(|e| Problem::new(&path.display().to_string(), Pos::default(), "", format!("cannot read: {e}")))
+}
+
+/// The `.cedar` files directly in a folder, sorted; or the file itself.
+fn cedar_sources(path: &Path, flag: &str) -> Result<Vec<Source>, Problem> {
+    if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| Problem::arg(flag, format!("cannot read folder {}: {e}", path.display())))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "cedar"))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(Problem::arg(flag, format!("no .cedar files in {}", path.display())));
+        }
+        files.iter().map(|f| read(f)).collect()
+    } else if path.is_file() {
+        Ok(vec![read(path)?])
+    } else {
+        Err(Problem::arg(flag, format!("{} does not exist", path.display())))
+    }
+}
+
+/// Gather the policy sources the options name.
+pub fn gather_sources(opts: &PolicyOptions) -> Result<(Source, Vec<Source>), Problems> {
+    let mut problems = Vec::new();
+    let schema = match &opts.schema {
+        Some(p) => read(p).unwrap_or_else(|e| {
+            problems.push(e);
+            Source { name: p.display().to_string(), text: String::new() }
+        }),
+        None => Source {
+            name: embedded::SCHEMA.0.to_string(),
+            text: embedded::SCHEMA.1.to_string(),
+        },
+    };
+    let mut sources = Vec::new();
+    if opts.policies.is_empty() {
+        sources.extend(embedded::POLICIES.iter().map(|(n, t)| Source {
+            name: n.to_string(),
+            text: t.to_string(),
+        }));
+    } else {
+        for p in &opts.policies {
+            match cedar_sources(p, "--policies") {
+                Ok(s) => sources.extend(s),
+                Err(e) => problems.push(e),
+            }
+        }
+    }
+    for v in &opts.variants {
+        // A variant next to a --policies folder wins (so edits there need no rebuild), then a
+        // folder given as a path, then the shipped one.
+        let beside = opts
+            .policies
+            .iter()
+            .filter(|p| p.is_dir())
+            .map(|p| p.join("variants").join(v))
+            .find(|p| p.is_dir());
+        let as_path = Path::new(v);
+        if let Some(dir) = beside {
+            match cedar_sources(&dir, "--variant") {
+                Ok(s) => sources.extend(s),
+                Err(e) => problems.push(e),
+            }
+        } else if shipped_variants().contains(v.as_str()) {
+            sources.extend(embedded::VARIANTS.iter().filter(|(n, _, _)| n == v).map(|(_, f, t)| Source {
+                name: f.to_string(),
+                text: t.to_string(),
+            }));
+        } else if as_path.is_dir() {
+            match cedar_sources(as_path, "--variant") {
+                Ok(s) => sources.extend(s),
+                Err(e) => problems.push(e),
+            }
+        } else {
+            problems.push(Problem::arg(
+                "--variant",
+                format!(
+                    "unknown variant `{v}`; shipped variants: {} (or give a folder)",
+                    shipped_variants().into_iter().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok((schema, sources))
+    } else {
+        Err(Problems(problems))
+    }
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> Pos {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map_or(offset, |n| offset - n - 1) + 1;
+    Pos { line, col }
+}
+
+/// Located problems from a miette diagnostic about `source`.
+fn diag_problems(source: &Source, d: &dyn Diagnostic, prefix: &str) -> Vec<Problem> {
+    let mut msg = format!("{prefix}{d}");
+    if let Some(help) = d.help() {
+        msg.push_str(&format!(" (help: {help})"));
+    }
+    let labels: Vec<_> = d.labels().map(|l| l.collect()).unwrap_or_default();
+    let mut related: Vec<Problem> = Vec::new();
+    if let Some(rel) = d.related() {
+        for r in rel {
+            related.extend(diag_problems(source, r, prefix));
+        }
+    }
+    if !related.is_empty() {
+        return related;
+    }
+    let pos = labels
+        .first()
+        .map(|l: &miette::LabeledSpan| line_col(&source.text, l.offset()))
+        .unwrap_or(Pos { line: 1, col: 1 });
+    vec![Problem::new(&source.name, pos, "", msg)]
+}
+
+fn annotation_list(s: &str) -> Vec<String> {
+    s.split(',').map(str::trim).filter(|r| !r.is_empty()).map(String::from).collect()
+}
+
+/// Parse, re-identify and validate policies against a schema.
+pub fn load(opts: &PolicyOptions) -> Result<PolicyBundle, Problems> {
+    let (schema_source, sources) = gather_sources(opts)?;
+    build(schema_source, sources)
+}
+
+/// Build a bundle from sources already read.
+pub fn build(schema_source: Source, sources: Vec<Source>) -> Result<PolicyBundle, Problems> {
+    let mut problems = Vec::new();
+    let (schema, roles) = match parse_schema(&schema_source) {
+        Ok(s) => s,
+        Err(p) => return Err(p),
+    };
+    let mut policies = PolicySet::new();
+    let mut info: BTreeMap<String, PolicyInfo> = BTreeMap::new();
+    // Which source (and its text) each policy id came from, to locate validation errors.
+    let mut origin: BTreeMap<String, usize> = BTreeMap::new();
+    for (si, source) in sources.iter().enumerate() {
+        let set = match PolicySet::from_str(&source.text) {
+            Ok(s) => s,
+            Err(e) => {
+                problems.extend(diag_problems(source, &e, "cannot parse: "));
+                continue;
+            }
+        };
+        if set.num_of_templates() > 0 {
+            problems.push(Problem::new(&source.name, Pos { line: 1, col: 1 }, "", "templates (?principal / ?resource) are not supported"));
+        }
+        // PolicySet iteration order is not the file order: sort by position in the text.
+        let mut in_file: Vec<_> = set.policies().collect();
+        in_file.sort_by_key(|p| p.annotation("id").and_then(|id| source.text.find(&format!("@id(\"{id}\")"))).unwrap_or(usize::MAX));
+        for p in in_file {
+            let Some(id) = p.annotation("id").map(str::to_string) else {
+                let text = p.to_string();
+                let first = text.lines().find(|l| !l.trim().starts_with('@')).unwrap_or("").trim();
+                let off = source.text.find(first).unwrap_or(0);
+                problems.push(Problem::new(&source.name, line_col(&source.text, off), "@id", "every policy needs an @id(\"...\") annotation"));
+                continue;
+            };
+            let off = source.text.find(&format!("@id(\"{id}\")")).unwrap_or(0);
+            let pos = line_col(&source.text, off);
+            if let Some(prev) = info.get(&id) {
+                problems.push(Problem::new(&source.name, pos, "@id", format!("duplicate policy id `{id}` (first in {}:{})", prev.file, prev.line)));
+                continue;
+            }
+            let rules = p.annotation("rule").map(annotation_list).unwrap_or_default();
+            let doc = p.annotation("doc").unwrap_or("").to_string();
+            let effect = match p.effect() {
+                cedar_policy::Effect::Permit => "permit",
+                cedar_policy::Effect::Forbid => "forbid",
+            };
+            let policy = p.new_id(PolicyId::new(&id));
+            if let Err(e) = policies.add(policy) {
+                problems.push(Problem::new(&source.name, pos, "@id", format!("{e}")));
+                continue;
+            }
+            origin.insert(id.clone(), si);
+            info.insert(
+                id.clone(),
+                PolicyInfo { id, rules, doc, effect: effect.to_string(), file: source.name.clone(), line: pos.line },
+            );
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Problems(problems));
+    }
+    let validator = Validator::new(schema.clone());
+    let result = validator.validate(&policies, ValidationMode::Strict);
+    let locate = |pid: &PolicyId| origin.get(pid.to_string().as_str()).map(|&i| &sources[i]);
+    for e in result.validation_errors() {
+        let src = locate(e.policy_id());
+        match src {
+            Some(s) => problems.extend(diag_problems(s, e, &format!("policy `{}` does not validate: ", e.policy_id()))),
+            None => problems.push(Problem::new("", Pos::default(), "", format!("{e}"))),
+        }
+    }
+    let mut warnings = Vec::new();
+    for w in result.validation_warnings() {
+        match locate(w.policy_id()) {
+            Some(s) => warnings.extend(diag_problems(s, w, &format!("policy `{}`: ", w.policy_id()))),
+            None => warnings.push(Problem::new("", Pos::default(), "", format!("{w}"))),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Problems(problems));
+    }
+    Ok(PolicyBundle { schema, schema_source, policies, info, roles, sources, warnings })
+}
+
+/// Parse the schema and read its role catalogue (`type Roles`).
+fn parse_schema(source: &Source) -> Result<(Schema, RoleCatalog), Problems> {
+    let (fragment, _warnings) = SchemaFragment::from_cedarschema_str(&source.text).map_err(|e| {
+        Problems(diag_problems(source, &e, "cannot parse schema: "))
+    })?;
+    let json = fragment
+        .to_json_value()
+        .map_err(|e| Problems::one(Problem::new(&source.name, Pos { line: 1, col: 1 }, "", format!("cannot read schema: {e}"))))?;
+    let schema = Schema::from_schema_fragments([SchemaFragment::from_json_value(json.clone()).map_err(|e| {
+        Problems::one(Problem::new(&source.name, Pos { line: 1, col: 1 }, "", format!("invalid schema: {e}")))
+    })?])
+    .map_err(|e| Problems(diag_problems(source, &e, "invalid schema: ")))?;
+    let roles = role_catalog(&json).ok_or_else(|| {
+        Problems::one(Problem::new(
+            &source.name,
+            Pos { line: 1, col: 1 },
+            "type Roles",
+            "the schema must declare `type Roles = { \"<service>\": { \"<role>\": Set<Grant>, ... }, ... }`: keyward reads the services and roles of world files from it",
+        ))
+    })?;
+    Ok((schema, roles))
+}
+
+/// Services and roles from the JSON form of the schema: `commonTypes.Roles` is a record of
+/// services, each a record (inline or a common type) of roles.
+fn role_catalog(json: &serde_json::Value) -> Option<RoleCatalog> {
+    let common = json.get("")?.get("commonTypes")?;
+    let resolve = |t: &serde_json::Value| -> Option<serde_json::Value> {
+        if t.get("type")?.as_str()? == "Record" {
+            return Some(t.clone());
+        }
+        let name = t.get("name").and_then(|n| n.as_str()).or_else(|| t.get("type")?.as_str())?;
+        common.get(name).cloned()
+    };
+    let roles = resolve(common.get("Roles")?)?;
+    let mut services = BTreeMap::new();
+    for (service, ty) in roles.get("attributes")?.as_object()? {
+        let rec = resolve(ty)?;
+        let names: Vec<String> = rec.get("attributes")?.as_object()?.keys().cloned().collect();
+        services.insert(service.clone(), names);
+    }
+    Some(RoleCatalog { services })
+}

@@ -342,3 +342,80 @@ fn describe(tr: &Translation, id: &str) -> String {
         None => "not in this world".to_string(),
     }
 }
+
+/// Every request a world gives rise to: each user and service ID (each API key, for `login`)
+/// with each action on every resource of that action's kind, with the args that select an
+/// account (one request per membership) or a cluster API key slot (every region and resource
+/// group that has clusters or a cluster key). The candidate set of audits and matrices.
+pub fn all_requests(tr: &Translation) -> Vec<RequestSpec> {
+    let w = &tr.world;
+    let callers: Vec<&str> = w.users.iter().map(|u| u.id.as_str()).chain(w.service_ids.iter().map(|s| s.id.as_str())).collect();
+    let mut slots: std::collections::BTreeSet<(String, String, String)> = std::collections::BTreeSet::new();
+    for c in &w.clusters {
+        slots.insert((c.account.clone(), c.region.clone(), c.resource_group.clone()));
+    }
+    for s in &w.cluster_api_keys {
+        slots.insert((s.account.clone(), s.region.clone(), s.resource_group.clone()));
+    }
+    let req = |p: &str, a: &str, r: &str, args: &[(&str, &str)]| RequestSpec {
+        principal: p.to_string(),
+        action: a.to_string(),
+        resource: Some(r.to_string()),
+        args: args.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        via_trusted_profile: false,
+        now: None,
+    };
+    let mut out = Vec::new();
+    for action in actions() {
+        if action == "login" {
+            for k in &w.api_keys {
+                for a in &w.accounts {
+                    out.push(req(&k.id, action, &a.id, &[]));
+                }
+            }
+            continue;
+        }
+        for p in &callers {
+            match action {
+                "api-key-create" => {
+                    for u in &w.users {
+                        for a in tr.memberships(&u.id) {
+                            out.push(req(p, action, &u.id, &[("account", &a)]));
+                        }
+                    }
+                    for s in &w.service_ids {
+                        out.push(req(p, action, &s.id, &[]));
+                    }
+                }
+                "classic-api-key-create" | "classic-api-key-get" | "classic-api-key-delete" | "user-remove" => {
+                    for u in &w.users {
+                        for a in tr.memberships(&u.id) {
+                            out.push(req(p, action, &u.id, &[("account", &a)]));
+                        }
+                    }
+                }
+                "account-settings-update" => {
+                    for a in &w.accounts {
+                        out.push(req(p, action, &a.id, &[]));
+                    }
+                }
+                "ks-api-key-reset" => {
+                    for (a, region, rg) in &slots {
+                        out.push(req(p, action, a, &[("region", region), ("resource_group", rg)]));
+                    }
+                }
+                "ks-api-key-info" => {
+                    for c in &w.clusters {
+                        out.push(req(p, action, &c.id, &[]));
+                    }
+                }
+                _ => {
+                    for k in &w.api_keys {
+                        out.push(req(p, action, &k.id, &[]));
+                    }
+                }
+            }
+        }
+    }
+    out
+}

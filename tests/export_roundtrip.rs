@@ -176,6 +176,7 @@ fn every_request_of_acme_decides_the_same_through_export() {
     );
     let specs = all_requests(&engine.tr);
     let (compared, allowed) = compare_all(&engine, &cedar, &specs);
+    eprintln!("compared {compared}, allowed {allowed}");
     assert_eq!(compared, specs.len());
     assert!(
         compared > 1000,

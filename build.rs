@@ -20,7 +20,13 @@ fn main() {
     let rel = |p: &Path| p.strip_prefix(&root).unwrap_or(p).display().to_string();
     let mut out = String::new();
     let schema = root.join("schemas/keyward.cedarschema");
-    writeln!(out, "pub static SCHEMA: (&str, &str) = ({:?}, include_str!({:?}));", rel(&schema), schema.display()).unwrap();
+    writeln!(
+        out,
+        "pub static SCHEMA: (&str, &str) = ({:?}, include_str!({:?}));",
+        rel(&schema),
+        schema.display()
+    )
+    .unwrap();
     writeln!(out, "pub static POLICIES: &[(&str, &str)] = &[").unwrap();
     for f in cedar_files(&root.join("policies")) {
         writeln!(out, "    ({:?}, include_str!({:?})),", rel(&f), f.display()).unwrap();
@@ -28,13 +34,28 @@ fn main() {
     writeln!(out, "];").unwrap();
     writeln!(out, "pub static VARIANTS: &[(&str, &str, &str)] = &[").unwrap();
     let mut variants: Vec<PathBuf> = std::fs::read_dir(root.join("policies/variants"))
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_dir())
+                .collect()
+        })
         .unwrap_or_default();
     variants.sort();
     for v in variants {
-        let name = v.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let name = v
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         for f in cedar_files(&v) {
-            writeln!(out, "    ({:?}, {:?}, include_str!({:?})),", name, rel(&f), f.display()).unwrap();
+            writeln!(
+                out,
+                "    ({:?}, {:?}, include_str!({:?})),",
+                name,
+                rel(&f),
+                f.display()
+            )
+            .unwrap();
         }
     }
     writeln!(out, "];").unwrap();

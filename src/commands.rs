@@ -44,7 +44,11 @@ pub struct Outcome {
 
 impl Outcome {
     fn bad(problems: &Problems) -> Self {
-        Outcome { stdout: String::new(), stderr: format!("{problems}\n"), code: EXIT_BAD_INPUT }
+        Outcome {
+            stdout: String::new(),
+            stderr: format!("{problems}\n"),
+            code: EXIT_BAD_INPUT,
+        }
     }
 }
 
@@ -64,7 +68,10 @@ impl From<Problem> for Outcome {
 pub fn load_engine(common: &Common) -> Result<Engine, Problems> {
     let bundle = policy::load(&common.policy)?;
     let Some(path) = &common.world else {
-        return Err(Problems::one(Problem::arg("--world", "this command needs --world FILE")));
+        return Err(Problems::one(Problem::arg(
+            "--world",
+            "this command needs --world FILE",
+        )));
     };
     let world = world::load_world(path, &bundle.roles)?;
     let mut engine = Engine::new(bundle, world)?;
@@ -86,8 +93,16 @@ pub fn check(common: &Common, spec: &RequestSpec) -> Outcome {
         Format::Json => format!("{}\n", report::decision_json(&d)),
         Format::Text => report::decision_text(&d),
     };
-    let code = if d.decision == Verdict::Allow { EXIT_OK } else { EXIT_DENY };
-    Outcome { stdout, stderr: String::new(), code }
+    let code = if d.decision == Verdict::Allow {
+        EXIT_OK
+    } else {
+        EXIT_DENY
+    };
+    Outcome {
+        stdout,
+        stderr: String::new(),
+        code,
+    }
 }
 
 /// `keyward validate`: the policies against the schema (strict) and, with --world, the world.
@@ -111,10 +126,26 @@ pub fn validate(common: &Common) -> Outcome {
         ));
         for p in b.info.values() {
             if p.rules.is_empty() {
-                problems.push(Problem::new(&p.file, crate::yaml::Pos { line: p.line, col: 1 }, "@rule", format!("policy `{}` names no rule", p.id)));
+                problems.push(Problem::new(
+                    &p.file,
+                    crate::yaml::Pos {
+                        line: p.line,
+                        col: 1,
+                    },
+                    "@rule",
+                    format!("policy `{}` names no rule", p.id),
+                ));
             }
             if p.doc.is_empty() {
-                problems.push(Problem::new(&p.file, crate::yaml::Pos { line: p.line, col: 1 }, "@doc", format!("policy `{}` has no @doc sentence", p.id)));
+                problems.push(Problem::new(
+                    &p.file,
+                    crate::yaml::Pos {
+                        line: p.line,
+                        col: 1,
+                    },
+                    "@doc",
+                    format!("policy `{}` has no @doc sentence", p.id),
+                ));
             }
         }
         warnings = b.warnings.clone();
@@ -137,7 +168,11 @@ pub fn validate(common: &Common) -> Outcome {
             }
         }
     }
-    let code = if problems.is_empty() { EXIT_OK } else { EXIT_BAD_INPUT };
+    let code = if problems.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_BAD_INPUT
+    };
     let stdout = match common.format {
         Format::Json => format!(
             "{}\n",
@@ -167,18 +202,30 @@ pub fn validate(common: &Common) -> Outcome {
             s
         }
     };
-    Outcome { stdout, stderr: String::new(), code }
+    Outcome {
+        stdout,
+        stderr: String::new(),
+        code,
+    }
 }
 
 /// `keyward export`: entities (and a request) in Cedar's formats; optionally the policy set.
-pub fn export(common: &Common, spec: Option<&RequestSpec>, policies_out: Option<&PathBuf>) -> Outcome {
+pub fn export(
+    common: &Common,
+    spec: Option<&RequestSpec>,
+    policies_out: Option<&PathBuf>,
+) -> Outcome {
     let engine = match load_engine(common) {
         Ok(e) => e,
         Err(p) => return p.into(),
     };
     if let Some(path) = policies_out {
         if let Err(e) = std::fs::write(path, export::policies_text(&engine)) {
-            return Problem::arg("--policies-out", format!("cannot write {}: {e}", path.display())).into();
+            return Problem::arg(
+                "--policies-out",
+                format!("cannot write {}: {e}", path.display()),
+            )
+            .into();
         }
     }
     let entities = export::entities_json(&engine);
@@ -190,5 +237,9 @@ pub fn export(common: &Common, spec: Option<&RequestSpec>, policies_out: Option<
         },
     };
     let text = serde_json::to_string_pretty(&value).unwrap_or_default();
-    Outcome { stdout: format!("{text}\n"), stderr: String::new(), code: EXIT_OK }
+    Outcome {
+        stdout: format!("{text}\n"),
+        stderr: String::new(),
+        code: EXIT_OK,
+    }
 }

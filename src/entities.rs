@@ -38,7 +38,14 @@ fn uid(t: &str, id: &str) -> Value {
 
 /// The Cedar id of the grant for one role of the role binding at `index`.
 pub fn grant_id(index: usize, b: &RoleBinding, role: &str) -> String {
-    format!("{}/{}/{}/{}#{}", b.account, b.service, role, b.subject, index + 1)
+    format!(
+        "{}/{}/{}/{}#{}",
+        b.account,
+        b.service,
+        role,
+        b.subject,
+        index + 1
+    )
 }
 
 /// A world with the tables its translation needs; built once per world.
@@ -62,9 +69,17 @@ impl Translation {
         }
         let mut bindings_by_account: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, b) in world.role_bindings.iter().enumerate() {
-            bindings_by_account.entry(b.account.clone()).or_default().push(i);
+            bindings_by_account
+                .entry(b.account.clone())
+                .or_default()
+                .push(i);
         }
-        Translation { world, index, key_counts, bindings_by_account }
+        Translation {
+            world,
+            index,
+            key_counts,
+            bindings_by_account,
+        }
     }
 
     /// What kind of thing an id names.
@@ -80,7 +95,11 @@ impl Translation {
     /// The Cedar entity type of an API key.
     pub fn key_type(&self, key_index: usize) -> &'static str {
         let k = &self.world.api_keys[key_index];
-        if self.kind(&k.identity) == Some(IdKind::ServiceId) { ty::SERVICE_ID_API_KEY } else { ty::USER_API_KEY }
+        if self.kind(&k.identity) == Some(IdKind::ServiceId) {
+            ty::SERVICE_ID_API_KEY
+        } else {
+            ty::USER_API_KEY
+        }
     }
 
     /// The Cedar entity type of an id, for the kinds that are entities.
@@ -123,13 +142,19 @@ impl Translation {
             for r in &b.roles {
                 let g = grant_id(i, b, r);
                 out.push(json!({"uid": uid(ty::GRANT, &g), "attrs": {}, "parents": []}));
-                grants_of.entry(b.subject.as_str()).or_default().push(uid(ty::GRANT, &g));
+                grants_of
+                    .entry(b.subject.as_str())
+                    .or_default()
+                    .push(uid(ty::GRANT, &g));
             }
         }
         let mut groups_of: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
         for g in &w.access_groups {
             for m in &g.members {
-                groups_of.entry(m.as_str()).or_default().push(uid(ty::ACCESS_GROUP, &g.id));
+                groups_of
+                    .entry(m.as_str())
+                    .or_default()
+                    .push(uid(ty::ACCESS_GROUP, &g.id));
             }
         }
         let parents = |id: &str, mut base: Vec<Value>| -> Value {
@@ -157,12 +182,25 @@ impl Translation {
         }
         let mut classic_accounts: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
         for c in &w.classic_keys {
-            classic_accounts.entry(c.user.as_str()).or_default().push(eref(ty::ACCOUNT, &c.account));
+            classic_accounts
+                .entry(c.user.as_str())
+                .or_default()
+                .push(eref(ty::ACCOUNT, &c.account));
         }
         for u in &w.users {
-            let node_parents: Vec<Value> = u.classic_parent.iter().map(|p| uid(ty::CLASSIC_USER, p)).collect();
-            out.push(json!({"uid": uid(ty::CLASSIC_USER, &u.id), "attrs": {}, "parents": node_parents}));
-            let accounts: Vec<Value> = self.memberships(&u.id).iter().map(|a| uid(ty::ACCOUNT, a)).collect();
+            let node_parents: Vec<Value> = u
+                .classic_parent
+                .iter()
+                .map(|p| uid(ty::CLASSIC_USER, p))
+                .collect();
+            out.push(
+                json!({"uid": uid(ty::CLASSIC_USER, &u.id), "attrs": {}, "parents": node_parents}),
+            );
+            let accounts: Vec<Value> = self
+                .memberships(&u.id)
+                .iter()
+                .map(|a| uid(ty::ACCOUNT, a))
+                .collect();
             out.push(json!({
                 "uid": uid(ty::USER, &u.id),
                 "attrs": {
@@ -190,7 +228,11 @@ impl Translation {
         }
         for (i, k) in w.api_keys.iter().enumerate() {
             let kt = self.key_type(i);
-            let identity_type = if kt == ty::SERVICE_ID_API_KEY { ty::SERVICE_ID } else { ty::USER };
+            let identity_type = if kt == ty::SERVICE_ID_API_KEY {
+                ty::SERVICE_ID
+            } else {
+                ty::USER
+            };
             let mut attrs = json!({
                 "identity": eref(identity_type, &k.identity),
                 "account": eref(ty::ACCOUNT, &k.account),

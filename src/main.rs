@@ -133,25 +133,52 @@ fn parse_arg(s: &str) -> Result<(String, String), String> {
     }
 }
 
-fn spec(principal: String, action: String, resource: Option<String>, args: Vec<(String, String)>, via: bool) -> Result<RequestSpec, String> {
+fn spec(
+    principal: String,
+    action: String,
+    resource: Option<String>,
+    args: Vec<(String, String)>,
+    via: bool,
+) -> Result<RequestSpec, String> {
     let mut map = BTreeMap::new();
     for (k, v) in args {
         if map.insert(k.clone(), v).is_some() {
             return Err(format!("error: --arg {k} given twice"));
         }
     }
-    Ok(RequestSpec { principal, action, resource, args: map, via_trusted_profile: via, now: None })
+    Ok(RequestSpec {
+        principal,
+        action,
+        resource,
+        args: map,
+        via_trusted_profile: via,
+        now: None,
+    })
 }
 
 fn run(cli: Cli) -> Outcome {
-    let usage = |e: String| Outcome { stdout: String::new(), stderr: format!("{e}\n"), code: EXIT_BAD_INPUT };
+    let usage = |e: String| Outcome {
+        stdout: String::new(),
+        stderr: format!("{e}\n"),
+        code: EXIT_BAD_INPUT,
+    };
     match cli.command {
-        Command::Check { common, request: r } => match spec(r.principal, r.action, r.resource, r.args, r.via_trusted_profile) {
+        Command::Check { common, request: r } => match spec(
+            r.principal,
+            r.action,
+            r.resource,
+            r.args,
+            r.via_trusted_profile,
+        ) {
             Ok(s) => commands::check(&common.common(), &s),
             Err(e) => usage(e),
         },
         Command::Validate { common } => commands::validate(&common.common()),
-        Command::Export { common, request: r, policies_out } => {
+        Command::Export {
+            common,
+            request: r,
+            policies_out,
+        } => {
             let s = match (r.principal, r.action) {
                 (Some(p), Some(a)) => match spec(p, a, r.resource, r.args, r.via_trusted_profile) {
                     Ok(s) => Some(s),

@@ -45,7 +45,7 @@ pub struct RoleCatalog {
 }
 
 impl RoleCatalog {
-    /// The roles a service has, in schema order; `None` for an unknown service.
+    /// The roles a service has (sorted by name); `None` for an unknown service.
     pub fn roles(&self, service: &str) -> Option<&Vec<String>> {
         self.services.get(service)
     }
@@ -92,7 +92,14 @@ fn read(path: &Path) -> Result<Source, Problem> {
             name: path.display().to_string(),
             text,
         })
-        .map_err(|e| Problem::new(&path.display().to_string(), Pos::default(), "", format!("cannot read: {e}")))
+        .map_err(|e| {
+            Problem::new(
+                &path.display().to_string(),
+                Pos::default(),
+                "",
+                format!("cannot read: {e}"),
+            )
+        })
 }
 
 /// The `.cedar` files directly in a folder, sorted; or the file itself.
@@ -105,13 +112,19 @@ fn cedar_sources(path: &Path, flag: &str) -> Result<Vec<Source>, Problem> {
             .collect();
         files.sort();
         if files.is_empty() {
-            return Err(Problem::arg(flag, format!("no .cedar files in {}", path.display())));
+            return Err(Problem::arg(
+                flag,
+                format!("no .cedar files in {}", path.display()),
+            ));
         }
         files.iter().map(|f| read(f)).collect()
     } else if path.is_file() {
         Ok(vec![read(path)?])
     } else {
-        Err(Problem::arg(flag, format!("{} does not exist", path.display())))
+        Err(Problem::arg(
+            flag,
+            format!("{} does not exist", path.display()),
+        ))
     }
 }
 
@@ -121,7 +134,10 @@ pub fn gather_sources(opts: &PolicyOptions) -> Result<(Source, Vec<Source>), Pro
     let schema = match &opts.schema {
         Some(p) => read(p).unwrap_or_else(|e| {
             problems.push(e);
-            Source { name: p.display().to_string(), text: String::new() }
+            Source {
+                name: p.display().to_string(),
+                text: String::new(),
+            }
         }),
         None => Source {
             name: embedded::SCHEMA.0.to_string(),
@@ -158,10 +174,12 @@ pub fn gather_sources(opts: &PolicyOptions) -> Result<(Source, Vec<Source>), Pro
                 Err(e) => problems.push(e),
             }
         } else if shipped_variants().contains(v.as_str()) {
-            sources.extend(embedded::VARIANTS.iter().filter(|(n, _, _)| n == v).map(|(_, f, t)| Source {
-                name: f.to_string(),
-                text: t.to_string(),
-            }));
+            sources.extend(embedded::VARIANTS.iter().filter(|(n, _, _)| n == v).map(
+                |(_, f, t)| Source {
+                    name: f.to_string(),
+                    text: t.to_string(),
+                },
+            ));
         } else if as_path.is_dir() {
             match cedar_sources(as_path, "--variant") {
                 Ok(s) => sources.extend(s),
@@ -172,7 +190,10 @@ pub fn gather_sources(opts: &PolicyOptions) -> Result<(Source, Vec<Source>), Pro
                 "--variant",
                 format!(
                     "unknown variant `{v}`; shipped variants: {} (or give a folder)",
-                    shipped_variants().into_iter().collect::<Vec<_>>().join(", ")
+                    shipped_variants()
+                        .into_iter()
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
         }
@@ -216,8 +237,40 @@ fn diag_problems(source: &Source, d: &dyn Diagnostic, prefix: &str) -> Vec<Probl
     vec![Problem::new(&source.name, pos, "", msg)]
 }
 
+/// The offset of the next `permit`/`forbid` at the start of a line,
+/// at or after `from`.
+fn next_policy_start(text: &str, from: usize) -> usize {
+    let mut off = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_start();
+        if off + line.len() > from && (t.starts_with("permit") || t.starts_with("forbid")) {
+            let start = off + (line.len() - t.len());
+            if start >= from {
+                return start;
+            }
+        }
+        off += line.len();
+    }
+    from.min(text.len())
+}
+
+/// Just past the `;` that ends the policy starting at `start` (a good approximation: a `;`
+/// inside a string of the policy would end it early).
+fn policy_end(text: &str, start: usize) -> usize {
+    let body = ["permit", "forbid"]
+        .iter()
+        .filter_map(|k| text[start..].find(k))
+        .min()
+        .map_or(start, |o| start + o);
+    text[body..].find(';').map_or(text.len(), |o| body + o + 1)
+}
+
 fn annotation_list(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|r| !r.is_empty()).map(String::from).collect()
+    s.split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// Parse, re-identify and validate policies against a schema.
@@ -229,10 +282,7 @@ pub fn load(opts: &PolicyOptions) -> Result<PolicyBundle, Problems> {
 /// Build a bundle from sources already read.
 pub fn build(schema_source: Source, sources: Vec<Source>) -> Result<PolicyBundle, Problems> {
     let mut problems = Vec::new();
-    let (schema, roles) = match parse_schema(&schema_source) {
-        Ok(s) => s,
-        Err(p) => return Err(p),
-    };
+    let (schema, roles) = parse_schema(&schema_source)?;
     let mut policies = PolicySet::new();
     let mut info: BTreeMap<String, PolicyInfo> = BTreeMap::new();
     // Which source (and its text) each policy id came from, to locate validation errors.
@@ -246,26 +296,59 @@ pub fn build(schema_source: Source, sources: Vec<Source>) -> Result<PolicyBundle
             }
         };
         if set.num_of_templates() > 0 {
-            problems.push(Problem::new(&source.name, Pos { line: 1, col: 1 }, "", "templates (?principal / ?resource) are not supported"));
+            problems.push(Problem::new(
+                &source.name,
+                Pos { line: 1, col: 1 },
+                "",
+                "templates (?principal / ?resource) are not supported",
+            ));
         }
-        // PolicySet iteration order is not the file order: sort by position in the text.
+        // `from_str` names policies policy0, policy1, ... in file order; iteration order is
+        // not file order. Each policy is then located by searching forward from the previous
+        // one, so repeated texts (two `permit (`, a duplicated @id) land on the right line.
         let mut in_file: Vec<_> = set.policies().collect();
-        in_file.sort_by_key(|p| p.annotation("id").and_then(|id| source.text.find(&format!("@id(\"{id}\")"))).unwrap_or(usize::MAX));
+        in_file.sort_by_key(|p| {
+            p.id()
+                .to_string()
+                .trim_start_matches("policy")
+                .parse::<usize>()
+                .unwrap_or(usize::MAX)
+        });
+        let mut cursor = 0;
         for p in in_file {
             let Some(id) = p.annotation("id").map(str::to_string) else {
-                let text = p.to_string();
-                let first = text.lines().find(|l| !l.trim().starts_with('@')).unwrap_or("").trim();
-                let off = source.text.find(first).unwrap_or(0);
-                problems.push(Problem::new(&source.name, line_col(&source.text, off), "@id", "every policy needs an @id(\"...\") annotation"));
+                let off = next_policy_start(&source.text, cursor);
+                cursor = policy_end(&source.text, off);
+                problems.push(Problem::new(
+                    &source.name,
+                    line_col(&source.text, off),
+                    "@id",
+                    "every policy needs an @id(\"...\") annotation",
+                ));
                 continue;
             };
-            let off = source.text.find(&format!("@id(\"{id}\")")).unwrap_or(0);
+            let off = source.text[cursor.min(source.text.len())..]
+                .find(&format!("@id(\"{id}\")"))
+                .map(|o| o + cursor)
+                .unwrap_or_else(|| next_policy_start(&source.text, cursor));
+            cursor = policy_end(&source.text, off);
             let pos = line_col(&source.text, off);
             if let Some(prev) = info.get(&id) {
-                problems.push(Problem::new(&source.name, pos, "@id", format!("duplicate policy id `{id}` (first in {}:{})", prev.file, prev.line)));
+                problems.push(Problem::new(
+                    &source.name,
+                    pos,
+                    "@id",
+                    format!(
+                        "duplicate policy id `{id}` (first in {}:{})",
+                        prev.file, prev.line
+                    ),
+                ));
                 continue;
             }
-            let rules = p.annotation("rule").map(annotation_list).unwrap_or_default();
+            let rules = p
+                .annotation("rule")
+                .map(annotation_list)
+                .unwrap_or_default();
             let doc = p.annotation("doc").unwrap_or("").to_string();
             let effect = match p.effect() {
                 cedar_policy::Effect::Permit => "permit",
@@ -279,7 +362,14 @@ pub fn build(schema_source: Source, sources: Vec<Source>) -> Result<PolicyBundle
             origin.insert(id.clone(), si);
             info.insert(
                 id.clone(),
-                PolicyInfo { id, rules, doc, effect: effect.to_string(), file: source.name.clone(), line: pos.line },
+                PolicyInfo {
+                    id,
+                    rules,
+                    doc,
+                    effect: effect.to_string(),
+                    file: source.name.clone(),
+                    line: pos.line,
+                },
             );
         }
     }
@@ -292,34 +382,60 @@ pub fn build(schema_source: Source, sources: Vec<Source>) -> Result<PolicyBundle
     for e in result.validation_errors() {
         let src = locate(e.policy_id());
         match src {
-            Some(s) => problems.extend(diag_problems(s, e, &format!("policy `{}` does not validate: ", e.policy_id()))),
+            Some(s) => problems.extend(diag_problems(
+                s,
+                e,
+                &format!("policy `{}` does not validate: ", e.policy_id()),
+            )),
             None => problems.push(Problem::new("", Pos::default(), "", format!("{e}"))),
         }
     }
     let mut warnings = Vec::new();
     for w in result.validation_warnings() {
         match locate(w.policy_id()) {
-            Some(s) => warnings.extend(diag_problems(s, w, &format!("policy `{}`: ", w.policy_id()))),
+            Some(s) => warnings.extend(diag_problems(
+                s,
+                w,
+                &format!("policy `{}`: ", w.policy_id()),
+            )),
             None => warnings.push(Problem::new("", Pos::default(), "", format!("{w}"))),
         }
     }
     if !problems.is_empty() {
         return Err(Problems(problems));
     }
-    Ok(PolicyBundle { schema, schema_source, policies, info, roles, sources, warnings })
+    Ok(PolicyBundle {
+        schema,
+        schema_source,
+        policies,
+        info,
+        roles,
+        sources,
+        warnings,
+    })
 }
 
 /// Parse the schema and read its role catalogue (`type Roles`).
 fn parse_schema(source: &Source) -> Result<(Schema, RoleCatalog), Problems> {
-    let (fragment, _warnings) = SchemaFragment::from_cedarschema_str(&source.text).map_err(|e| {
-        Problems(diag_problems(source, &e, "cannot parse schema: "))
+    let (fragment, _warnings) = SchemaFragment::from_cedarschema_str(&source.text)
+        .map_err(|e| Problems(diag_problems(source, &e, "cannot parse schema: ")))?;
+    let json = fragment.to_json_value().map_err(|e| {
+        Problems::one(Problem::new(
+            &source.name,
+            Pos { line: 1, col: 1 },
+            "",
+            format!("cannot read schema: {e}"),
+        ))
     })?;
-    let json = fragment
-        .to_json_value()
-        .map_err(|e| Problems::one(Problem::new(&source.name, Pos { line: 1, col: 1 }, "", format!("cannot read schema: {e}"))))?;
-    let schema = Schema::from_schema_fragments([SchemaFragment::from_json_value(json.clone()).map_err(|e| {
-        Problems::one(Problem::new(&source.name, Pos { line: 1, col: 1 }, "", format!("invalid schema: {e}")))
-    })?])
+    let schema = Schema::from_schema_fragments([SchemaFragment::from_json_value(json.clone())
+        .map_err(|e| {
+            Problems::one(Problem::new(
+                &source.name,
+                Pos { line: 1, col: 1 },
+                "",
+                format!("invalid schema: {e}"),
+            ))
+        })?])
     .map_err(|e| Problems(diag_problems(source, &e, "invalid schema: ")))?;
     let roles = role_catalog(&json).ok_or_else(|| {
         Problems::one(Problem::new(
@@ -340,14 +456,22 @@ fn role_catalog(json: &serde_json::Value) -> Option<RoleCatalog> {
         if t.get("type")?.as_str()? == "Record" {
             return Some(t.clone());
         }
-        let name = t.get("name").and_then(|n| n.as_str()).or_else(|| t.get("type")?.as_str())?;
+        let name = t
+            .get("name")
+            .and_then(|n| n.as_str())
+            .or_else(|| t.get("type")?.as_str())?;
         common.get(name).cloned()
     };
     let roles = resolve(common.get("Roles")?)?;
     let mut services = BTreeMap::new();
     for (service, ty) in roles.get("attributes")?.as_object()? {
         let rec = resolve(ty)?;
-        let names: Vec<String> = rec.get("attributes")?.as_object()?.keys().cloned().collect();
+        let names: Vec<String> = rec
+            .get("attributes")?
+            .as_object()?
+            .keys()
+            .cloned()
+            .collect();
         services.insert(service.clone(), names);
     }
     Some(RoleCatalog { services })

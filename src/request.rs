@@ -41,9 +41,26 @@ pub fn actions() -> impl Iterator<Item = &'static str> {
 /// The args each action accepts.
 fn allowed_args(action: &str) -> &'static [&'static str] {
     match action {
-        "api-key-create" => &["account", "name", "description", "expires_at", "action_when_leaked", "apikey", "locked"],
-        "api-key-update" => &["etag", "name", "description", "expires_at", "action_when_leaked"],
-        "classic-api-key-create" | "classic-api-key-get" | "classic-api-key-delete" | "user-remove" => &["account"],
+        "api-key-create" => &[
+            "account",
+            "name",
+            "description",
+            "expires_at",
+            "action_when_leaked",
+            "apikey",
+            "locked",
+        ],
+        "api-key-update" => &[
+            "etag",
+            "name",
+            "description",
+            "expires_at",
+            "action_when_leaked",
+        ],
+        "classic-api-key-create"
+        | "classic-api-key-get"
+        | "classic-api-key-delete"
+        | "user-remove" => &["account"],
         "account-settings-update" => &["restrict_user_api_key_creation"],
         "ks-api-key-reset" => &["region", "resource_group"],
         _ => &[],
@@ -103,7 +120,12 @@ pub fn covering_roles(tr: &Translation, catalog: &RoleCatalog, target: &Target) 
             e.insert(r.as_str(), Vec::new());
         }
     }
-    for &i in tr.bindings_by_account.get(&target.account).map(Vec::as_slice).unwrap_or(&[]) {
+    for &i in tr
+        .bindings_by_account
+        .get(&target.account)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+    {
         let b = &tr.world.role_bindings[i];
         let covers = (b.region.is_none() || b.region == target.region)
             && (b.resource_group.is_none() || b.resource_group == target.resource_group)
@@ -131,7 +153,13 @@ pub fn translate(
 ) -> Result<Translated, Problem> {
     let action = spec.action.as_str();
     if !actions().any(|a| a == action) {
-        return Err(bad("--action", format!("unknown action `{action}`; actions: {}", actions().collect::<Vec<_>>().join(", "))));
+        return Err(bad(
+            "--action",
+            format!(
+                "unknown action `{action}`; actions: {}",
+                actions().collect::<Vec<_>>().join(", ")
+            ),
+        ));
     }
     for name in spec.args.keys() {
         if !allowed_args(action).contains(&name.as_str()) {
@@ -141,7 +169,10 @@ pub fn translate(
                 if allowed.is_empty() {
                     format!("{action} takes no args, got `{name}`")
                 } else {
-                    format!("{action} takes no arg `{name}`; it takes {}", allowed.join(", "))
+                    format!(
+                        "{action} takes no arg `{name}`; it takes {}",
+                        allowed.join(", ")
+                    )
                 },
             ));
         }
@@ -153,33 +184,80 @@ pub fn translate(
     let principal_kind = tr.kind(&spec.principal);
     let principal = if action == "login" {
         match principal_kind {
-            Some(IdKind::ApiKey) => (tr.key_type(tr.pos(&spec.principal).unwrap_or(0)).to_string(), spec.principal.clone()),
-            _ => return Err(bad("--principal", format!("login's principal is an API key id; `{}` is {}", spec.principal, describe(tr, &spec.principal)))),
+            Some(IdKind::ApiKey) => (
+                tr.key_type(tr.pos(&spec.principal).unwrap_or(0))
+                    .to_string(),
+                spec.principal.clone(),
+            ),
+            _ => {
+                return Err(bad(
+                    "--principal",
+                    format!(
+                        "login's principal is an API key id; `{}` is {}",
+                        spec.principal,
+                        describe(tr, &spec.principal)
+                    ),
+                ));
+            }
         }
     } else {
         match principal_kind {
             Some(IdKind::User) => (ty::USER.to_string(), spec.principal.clone()),
             Some(IdKind::ServiceId) => (ty::SERVICE_ID.to_string(), spec.principal.clone()),
-            _ => return Err(bad("--principal", format!("the principal must be a user or service ID; `{}` is {}", spec.principal, describe(tr, &spec.principal)))),
+            _ => {
+                return Err(bad(
+                    "--principal",
+                    format!(
+                        "the principal must be a user or service ID; `{}` is {}",
+                        spec.principal,
+                        describe(tr, &spec.principal)
+                    ),
+                ));
+            }
         }
     };
 
     // The resource (defaulting to the principal where the action acts on oneself).
     let resource_id = match (&spec.resource, action) {
         (Some(r), _) => r.clone(),
-        (None, "api-key-create" | "classic-api-key-create" | "classic-api-key-get" | "classic-api-key-delete") => spec.principal.clone(),
-        (None, _) => return Err(bad("--resource", format!("{action} needs --resource ({})", resource_noun(action)))),
+        (
+            None,
+            "api-key-create"
+            | "classic-api-key-create"
+            | "classic-api-key-get"
+            | "classic-api-key-delete",
+        ) => spec.principal.clone(),
+        (None, _) => {
+            return Err(bad(
+                "--resource",
+                format!("{action} needs --resource ({})", resource_noun(action)),
+            ));
+        }
     };
     let rkind = tr.kind(&resource_id);
-    let wrong = || bad("--resource", format!("{action} acts on {}; `{resource_id}` is {}", resource_noun(action), describe(tr, &resource_id)));
+    let wrong = || {
+        bad(
+            "--resource",
+            format!(
+                "{action} acts on {}; `{resource_id}` is {}",
+                resource_noun(action),
+                describe(tr, &resource_id)
+            ),
+        )
+    };
     let want = |ok: bool| -> Result<(), Problem> { if ok { Ok(()) } else { Err(wrong()) } };
     // The account the request acts in, from a member's arg or its only account.
-    let account_of_member = |who: &str, args: &mut BTreeMap<String, String>| -> Result<String, Problem> {
+    let account_of_member = |who: &str,
+                             args: &mut BTreeMap<String, String>|
+     -> Result<String, Problem> {
         let memberships = tr.memberships(who);
         match args.get("account") {
             Some(a) => {
                 if tr.kind(a) != Some(IdKind::Account) {
-                    return Err(bad("--arg account", format!("no account `{a}` in this world")));
+                    return Err(bad(
+                        "--arg account",
+                        format!("no account `{a}` in this world"),
+                    ));
                 }
                 Ok(a.clone())
             }
@@ -188,8 +266,18 @@ pub fn translate(
                     args.insert("account".into(), only.clone());
                     Ok(only.clone())
                 }
-                [] => Err(bad("--arg account", format!("`{who}` is a member of no account: say which with --arg account=ID"))),
-                many => Err(bad("--arg account", format!("`{who}` is a member of {} accounts ({}): say which with --arg account=ID", many.len(), many.join(", ")))),
+                [] => Err(bad(
+                    "--arg account",
+                    format!("`{who}` is a member of no account: say which with --arg account=ID"),
+                )),
+                many => Err(bad(
+                    "--arg account",
+                    format!(
+                        "`{who}` is a member of {} accounts ({}): say which with --arg account=ID",
+                        many.len(),
+                        many.join(", ")
+                    ),
+                )),
             },
         }
     };
@@ -199,58 +287,114 @@ pub fn translate(
         "api-key-create" => match rkind {
             Some(IdKind::User) => {
                 let account = account_of_member(&resource_id, &mut args)?;
-                (ty::USER, Target { account, ..Default::default() })
+                (
+                    ty::USER,
+                    Target {
+                        account,
+                        ..Default::default()
+                    },
+                )
             }
             Some(IdKind::ServiceId) => {
                 let s = &w.service_ids[tr.pos(&resource_id).unwrap_or(0)];
                 if let Some(a) = args.get("account") {
                     if a != &s.account {
-                        return Err(bad("--arg account", format!("service ID `{}` belongs to account `{}`, not `{a}`", s.id, s.account)));
+                        return Err(bad(
+                            "--arg account",
+                            format!(
+                                "service ID `{}` belongs to account `{}`, not `{a}`",
+                                s.id, s.account
+                            ),
+                        ));
                     }
                 }
                 args.insert("account".into(), s.account.clone());
-                (ty::SERVICE_ID, Target { account: s.account.clone(), resource: Some(s.id.clone()), ..Default::default() })
+                (
+                    ty::SERVICE_ID,
+                    Target {
+                        account: s.account.clone(),
+                        resource: Some(s.id.clone()),
+                        ..Default::default()
+                    },
+                )
             }
             _ => return Err(wrong()),
         },
         "login" => {
             want(rkind == Some(IdKind::Account))?;
-            (ty::ACCOUNT, Target { account: resource_id.clone(), ..Default::default() })
+            (
+                ty::ACCOUNT,
+                Target {
+                    account: resource_id.clone(),
+                    ..Default::default()
+                },
+            )
         }
-        "classic-api-key-create" | "classic-api-key-get" | "classic-api-key-delete" | "user-remove" => {
+        "classic-api-key-create"
+        | "classic-api-key-get"
+        | "classic-api-key-delete"
+        | "user-remove" => {
             want(rkind == Some(IdKind::User))?;
             let account = account_of_member(&resource_id, &mut args)?;
-            (ty::USER, Target { account, ..Default::default() })
+            (
+                ty::USER,
+                Target {
+                    account,
+                    ..Default::default()
+                },
+            )
         }
         "account-settings-update" => {
             want(rkind == Some(IdKind::Account))?;
-            (ty::ACCOUNT, Target { account: resource_id.clone(), ..Default::default() })
+            (
+                ty::ACCOUNT,
+                Target {
+                    account: resource_id.clone(),
+                    ..Default::default()
+                },
+            )
         }
         "ks-api-key-reset" => {
             want(rkind == Some(IdKind::Account))?;
             let Some(region) = args.get("region").cloned() else {
-                return Err(bad("--arg region", "ks-api-key-reset needs --arg region=REGION"));
+                return Err(bad(
+                    "--arg region",
+                    "ks-api-key-reset needs --arg region=REGION",
+                ));
             };
             let rg = match args.get("resource_group") {
                 Some(rg) => rg.clone(),
                 None => {
-                    let rg = w.accounts[tr.pos(&resource_id).unwrap_or(0)].default_resource_group.clone();
+                    let rg = w.accounts[tr.pos(&resource_id).unwrap_or(0)]
+                        .default_resource_group
+                        .clone();
                     args.insert("resource_group".into(), rg.clone());
                     rg
                 }
             };
             let caller = (principal.0 == ty::SERVICE_ID).then(|| spec.principal.clone());
-            (ty::ACCOUNT, Target { account: resource_id.clone(), region: Some(region), resource_group: Some(rg), resource: caller })
+            (
+                ty::ACCOUNT,
+                Target {
+                    account: resource_id.clone(),
+                    region: Some(region),
+                    resource_group: Some(rg),
+                    resource: caller,
+                },
+            )
         }
         "ks-api-key-info" => {
             want(rkind == Some(IdKind::Cluster))?;
             let c = &w.clusters[tr.pos(&resource_id).unwrap_or(0)];
-            (ty::CLUSTER, Target {
-                account: c.account.clone(),
-                region: Some(c.region.clone()),
-                resource_group: Some(c.resource_group.clone()),
-                resource: Some(c.id.clone()),
-            })
+            (
+                ty::CLUSTER,
+                Target {
+                    account: c.account.clone(),
+                    region: Some(c.region.clone()),
+                    resource_group: Some(c.resource_group.clone()),
+                    resource: Some(c.id.clone()),
+                },
+            )
         }
         _ => {
             // The api-key-* actions on one key.
@@ -259,7 +403,14 @@ pub fn translate(
             let k = &w.api_keys[i];
             let kt = tr.key_type(i);
             let scope = (kt == ty::SERVICE_ID_API_KEY).then(|| k.identity.clone());
-            (kt, Target { account: k.account.clone(), resource: scope, ..Default::default() })
+            (
+                kt,
+                Target {
+                    account: k.account.clone(),
+                    resource: scope,
+                    ..Default::default()
+                },
+            )
         }
     };
 
@@ -268,19 +419,30 @@ pub fn translate(
         match name.as_str() {
             "expires_at" => {
                 if cedar_datetime(value).is_none() {
-                    return Err(bad("--arg expires_at", format!("`{value}` is not an RFC 3339 timestamp (e.g. 2027-01-01T00:00:00Z)")));
+                    return Err(bad(
+                        "--arg expires_at",
+                        format!(
+                            "`{value}` is not an RFC 3339 timestamp (e.g. 2027-01-01T00:00:00Z)"
+                        ),
+                    ));
                 }
                 ctx.insert("expires_at".into(), datetime(value));
             }
             "action_when_leaked" => {
                 if LeakAction::parse(value).is_none() {
-                    return Err(bad("--arg action_when_leaked", format!("`{value}` is not one of none, disable, delete")));
+                    return Err(bad(
+                        "--arg action_when_leaked",
+                        format!("`{value}` is not one of none, disable, delete"),
+                    ));
                 }
                 ctx.insert(name.clone(), json!(value));
             }
             "restrict_user_api_key_creation" => {
                 if Restriction::parse(value).is_none() {
-                    return Err(bad("--arg restrict_user_api_key_creation", format!("`{value}` is not one of RESTRICTED, NOT_RESTRICTED, NOT_SET")));
+                    return Err(bad(
+                        "--arg restrict_user_api_key_creation",
+                        format!("`{value}` is not one of RESTRICTED, NOT_RESTRICTED, NOT_SET"),
+                    ));
                 }
                 ctx.insert(name.clone(), json!(value));
             }
@@ -288,13 +450,21 @@ pub fn translate(
                 let b = match value.as_str() {
                     "true" => true,
                     "false" => false,
-                    _ => return Err(bad("--arg locked", format!("`{value}` is not true or false"))),
+                    _ => {
+                        return Err(bad(
+                            "--arg locked",
+                            format!("`{value}` is not true or false"),
+                        ));
+                    }
                 };
                 ctx.insert("locked".into(), json!(b));
             }
             "apikey" => {
                 if value.chars().count() < 32 {
-                    return Err(bad("--arg apikey", "a caller-supplied API key value must be at least 32 characters (R12)"));
+                    return Err(bad(
+                        "--arg apikey",
+                        "a caller-supplied API key value must be at least 32 characters (R12)",
+                    ));
                 }
                 ctx.insert("caller_supplied_value".into(), json!(true));
             }
@@ -304,12 +474,21 @@ pub fn translate(
             _ => {}
         }
     }
-    if args.get("account").is_some_and(|a| tr.kind(a) != Some(IdKind::Account)) {
-        return Err(bad("--arg account", format!("no account `{}` in this world", args["account"])));
+    if args
+        .get("account")
+        .is_some_and(|a| tr.kind(a) != Some(IdKind::Account))
+    {
+        return Err(bad(
+            "--arg account",
+            format!("no account `{}` in this world", args["account"]),
+        ));
     }
     ctx.insert("account".into(), eref(ty::ACCOUNT, &target.account));
     ctx.insert("now".into(), datetime(now));
-    ctx.insert("via_trusted_profile".into(), json!(spec.via_trusted_profile));
+    ctx.insert(
+        "via_trusted_profile".into(),
+        json!(spec.via_trusted_profile),
+    );
     ctx.insert("roles".into(), covering_roles(tr, catalog, &target));
     // The caller-supplied value is never passed on: not even into args echoed in output.
     if args.contains_key("apikey") {
@@ -330,7 +509,9 @@ fn resource_noun(action: &str) -> &'static str {
         "api-key-create" => "the user or service ID the key is for",
         "login" | "account-settings-update" | "ks-api-key-reset" => "an account",
         "ks-api-key-info" => "a cluster",
-        "classic-api-key-create" | "classic-api-key-get" | "classic-api-key-delete" => "the user whose classic key it is",
+        "classic-api-key-create" | "classic-api-key-get" | "classic-api-key-delete" => {
+            "the user whose classic key it is"
+        }
         "user-remove" => "a user",
         _ => "an API key",
     }
@@ -349,19 +530,36 @@ fn describe(tr: &Translation, id: &str) -> String {
 /// group that has clusters or a cluster key). The candidate set of audits and matrices.
 pub fn all_requests(tr: &Translation) -> Vec<RequestSpec> {
     let w = &tr.world;
-    let callers: Vec<&str> = w.users.iter().map(|u| u.id.as_str()).chain(w.service_ids.iter().map(|s| s.id.as_str())).collect();
-    let mut slots: std::collections::BTreeSet<(String, String, String)> = std::collections::BTreeSet::new();
+    let callers: Vec<&str> = w
+        .users
+        .iter()
+        .map(|u| u.id.as_str())
+        .chain(w.service_ids.iter().map(|s| s.id.as_str()))
+        .collect();
+    let mut slots: std::collections::BTreeSet<(String, String, String)> =
+        std::collections::BTreeSet::new();
     for c in &w.clusters {
-        slots.insert((c.account.clone(), c.region.clone(), c.resource_group.clone()));
+        slots.insert((
+            c.account.clone(),
+            c.region.clone(),
+            c.resource_group.clone(),
+        ));
     }
     for s in &w.cluster_api_keys {
-        slots.insert((s.account.clone(), s.region.clone(), s.resource_group.clone()));
+        slots.insert((
+            s.account.clone(),
+            s.region.clone(),
+            s.resource_group.clone(),
+        ));
     }
     let req = |p: &str, a: &str, r: &str, args: &[(&str, &str)]| RequestSpec {
         principal: p.to_string(),
         action: a.to_string(),
         resource: Some(r.to_string()),
-        args: args.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        args: args
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         via_trusted_profile: false,
         now: None,
     };
@@ -387,7 +585,10 @@ pub fn all_requests(tr: &Translation) -> Vec<RequestSpec> {
                         out.push(req(p, action, &s.id, &[]));
                     }
                 }
-                "classic-api-key-create" | "classic-api-key-get" | "classic-api-key-delete" | "user-remove" => {
+                "classic-api-key-create"
+                | "classic-api-key-get"
+                | "classic-api-key-delete"
+                | "user-remove" => {
                     for u in &w.users {
                         for a in tr.memberships(&u.id) {
                             out.push(req(p, action, &u.id, &[("account", &a)]));
@@ -401,7 +602,12 @@ pub fn all_requests(tr: &Translation) -> Vec<RequestSpec> {
                 }
                 "ks-api-key-reset" => {
                     for (a, region, rg) in &slots {
-                        out.push(req(p, action, a, &[("region", region), ("resource_group", rg)]));
+                        out.push(req(
+                            p,
+                            action,
+                            a,
+                            &[("region", region), ("resource_group", rg)],
+                        ));
                     }
                 }
                 "ks-api-key-info" => {

@@ -350,7 +350,12 @@ pub fn cedar_datetime(s: &str) -> Option<String> {
 pub fn load_world(path: &Path, roles: &RoleCatalog) -> Result<World, Problems> {
     let file = path.display().to_string();
     let src = std::fs::read_to_string(path).map_err(|e| {
-        Problems::one(Problem::new(&file, Pos::default(), "", format!("cannot read: {e}")))
+        Problems::one(Problem::new(
+            &file,
+            Pos::default(),
+            "",
+            format!("cannot read: {e}"),
+        ))
     })?;
     parse_world(&file, &src, roles)
 }
@@ -375,7 +380,7 @@ pub fn parse_world(file: &str, src: &str, roles: &RoleCatalog) -> Result<World, 
     if p.is_empty() {
         Ok(world)
     } else {
-        p.sort_by(|a, b| a.pos.cmp(&b.pos));
+        p.sort_by_key(|a| a.pos);
         Err(Problems(p))
     }
 }
@@ -455,7 +460,10 @@ fn shape(file: &str, root: &Node, p: &mut Vec<Problem>) -> World {
                 file,
                 *kpos,
                 k,
-                format!("unknown section `{k}`, expected one of {}", SECTIONS.join(", ")),
+                format!(
+                    "unknown section `{k}`, expected one of {}",
+                    SECTIONS.join(", ")
+                ),
             ));
         }
     }
@@ -463,7 +471,12 @@ fn shape(file: &str, root: &Node, p: &mut Vec<Problem>) -> World {
         None | Some((_, serde_json::Value::Null)) => None,
         Some((_, serde_json::Value::String(s))) => Some(s),
         Some((n, _)) => {
-            p.push(Problem::new(file, n.pos, "now", "expected an RFC 3339 timestamp string"));
+            p.push(Problem::new(
+                file,
+                n.pos,
+                "now",
+                "expected an RFC 3339 timestamp string",
+            ));
             None
         }
     };
@@ -507,13 +520,31 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
     // Unique ids across the whole file.
     let mut seen: HashMap<&str, String> = HashMap::new();
     let groups: [(&str, Vec<&str>); 7] = [
-        ("accounts", w.accounts.iter().map(|x| x.id.as_str()).collect()),
+        (
+            "accounts",
+            w.accounts.iter().map(|x| x.id.as_str()).collect(),
+        ),
         ("users", w.users.iter().map(|x| x.id.as_str()).collect()),
-        ("service_ids", w.service_ids.iter().map(|x| x.id.as_str()).collect()),
-        ("access_groups", w.access_groups.iter().map(|x| x.id.as_str()).collect()),
-        ("api_keys", w.api_keys.iter().map(|x| x.id.as_str()).collect()),
-        ("classic_keys", w.classic_keys.iter().map(|x| x.id.as_str()).collect()),
-        ("clusters", w.clusters.iter().map(|x| x.id.as_str()).collect()),
+        (
+            "service_ids",
+            w.service_ids.iter().map(|x| x.id.as_str()).collect(),
+        ),
+        (
+            "access_groups",
+            w.access_groups.iter().map(|x| x.id.as_str()).collect(),
+        ),
+        (
+            "api_keys",
+            w.api_keys.iter().map(|x| x.id.as_str()).collect(),
+        ),
+        (
+            "classic_keys",
+            w.classic_keys.iter().map(|x| x.id.as_str()).collect(),
+        ),
+        (
+            "clusters",
+            w.clusters.iter().map(|x| x.id.as_str()).collect(),
+        ),
     ];
     for (section, ids) in &groups {
         for (i, id) in ids.iter().enumerate() {
@@ -523,7 +554,9 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
             } else if let Some(first) = seen.get(id) {
                 err(
                     at(section, i, "id"),
-                    format!("duplicate id `{id}` (first used at {first}); ids are unique across the whole file"),
+                    format!(
+                        "duplicate id `{id}` (first used at {first}); ids are unique across the whole file"
+                    ),
                 );
             } else {
                 seen.insert(id, here);
@@ -538,11 +571,19 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
             Some(k) => Some(format!(
                 "`{id}` is a {}, expected {}",
                 k.noun(),
-                kinds.iter().map(|k| k.noun()).collect::<Vec<_>>().join(" or ")
+                kinds
+                    .iter()
+                    .map(|k| k.noun())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
             )),
             None => Some(format!(
                 "no {} `{id}` in this world",
-                kinds.iter().map(|k| k.noun()).collect::<Vec<_>>().join(" or ")
+                kinds
+                    .iter()
+                    .map(|k| k.noun())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
             )),
         }
     };
@@ -554,9 +595,15 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
             err(at("accounts", i, "owner"), m);
         }
         if a.default_resource_group.is_empty() {
-            err(at("accounts", i, "default_resource_group"), "must not be empty".into());
+            err(
+                at("accounts", i, "default_resource_group"),
+                "must not be empty".into(),
+            );
         }
-        members.entry(a.id.clone()).or_default().insert(a.owner.clone());
+        members
+            .entry(a.id.clone())
+            .or_default()
+            .insert(a.owner.clone());
     }
     for (i, u) in w.users.iter().enumerate() {
         let mut dup = HashSet::new();
@@ -565,7 +612,10 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
                 err(at("users", i, &format!("accounts[{j}]")), m);
             }
             if !dup.insert(a) {
-                err(at("users", i, &format!("accounts[{j}]")), format!("account `{a}` listed twice"));
+                err(
+                    at("users", i, &format!("accounts[{j}]")),
+                    format!("account `{a}` listed twice"),
+                );
             }
             members.entry(a.clone()).or_default().insert(u.id.clone());
         }
@@ -573,7 +623,10 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
             if let Some(m) = expect(parent, &[IdKind::User]) {
                 err(at("users", i, "classic_parent"), m);
             } else if parent == &u.id {
-                err(at("users", i, "classic_parent"), "a user cannot be its own classic parent".into());
+                err(
+                    at("users", i, "classic_parent"),
+                    "a user cannot be its own classic parent".into(),
+                );
             }
         }
     }
@@ -584,6 +637,9 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
         .filter_map(|u| u.classic_parent.as_deref().map(|p| (u.id.as_str(), p)))
         .collect();
     for (i, u) in w.users.iter().enumerate() {
+        if u.classic_parent.as_deref() == Some(u.id.as_str()) {
+            continue; // reported above as its own parent
+        }
         let mut cur = u.id.as_str();
         let mut steps = 0;
         while let Some(&next) = parent.get(cur) {
@@ -605,14 +661,18 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
         if let Some(m) = expect(&s.account, &[IdKind::Account]) {
             err(at("service_ids", i, "account"), m);
         }
-        members.entry(s.account.clone()).or_default().insert(s.id.clone());
+        members
+            .entry(s.account.clone())
+            .or_default()
+            .insert(s.id.clone());
         if let Some(c) = &s.created_by {
             if let Some(m) = expect(c, &[IdKind::User]) {
                 err(at("service_ids", i, "created_by"), m);
             }
         }
     }
-    let is_member = |who: &str, account: &str| members.get(account).is_some_and(|m| m.contains(who));
+    let is_member =
+        |who: &str, account: &str| members.get(account).is_some_and(|m| m.contains(who));
     for (i, g) in w.access_groups.iter().enumerate() {
         if let Some(m) = expect(&g.account, &[IdKind::Account]) {
             err(at("access_groups", i, "account"), m);
@@ -640,7 +700,10 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
                 if g.account != b.account {
                     err(
                         at("role_bindings", i, "subject"),
-                        format!("access group `{}` belongs to account `{}`, not `{}`", g.id, g.account, b.account),
+                        format!(
+                            "access group `{}` belongs to account `{}`, not `{}`",
+                            g.id, g.account, b.account
+                        ),
                     );
                 }
             }
@@ -653,7 +716,10 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
                 }
             }
             _ => {
-                if let Some(m) = expect(&b.subject, &[IdKind::User, IdKind::ServiceId, IdKind::AccessGroup]) {
+                if let Some(m) = expect(
+                    &b.subject,
+                    &[IdKind::User, IdKind::ServiceId, IdKind::AccessGroup],
+                ) {
                     err(at("role_bindings", i, "subject"), m);
                 }
             }
@@ -669,7 +735,10 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
             ),
             Some(valid) => {
                 if b.roles.is_empty() {
-                    err(at("role_bindings", i, "roles"), "a binding needs at least one role".into());
+                    err(
+                        at("role_bindings", i, "roles"),
+                        "a binding needs at least one role".into(),
+                    );
                 }
                 for (j, r) in b.roles.iter().enumerate() {
                     if !valid.contains(r) {
@@ -678,7 +747,11 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
                             format!(
                                 "unknown role `{r}` on {}, expected one of {}",
                                 b.service,
-                                valid.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ")
+                                valid
+                                    .iter()
+                                    .map(|s| format!("\"{s}\""))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
                             ),
                         );
                     }
@@ -690,14 +763,26 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
             if value.is_some() && !scoped_by_region {
                 err(
                     at("role_bindings", i, field),
-                    format!("`{field}` narrows only containers-kubernetes bindings, not {}", b.service),
+                    format!(
+                        "`{field}` narrows only containers-kubernetes bindings, not {}",
+                        b.service
+                    ),
                 );
             }
         }
         if let Some(r) = &b.resource {
-            let wanted: &[IdKind] = if scoped_by_region { &[IdKind::Cluster] } else if b.service == IAM_IDENTITY { &[IdKind::ServiceId] } else { &[] };
+            let wanted: &[IdKind] = if scoped_by_region {
+                &[IdKind::Cluster]
+            } else if b.service == IAM_IDENTITY {
+                &[IdKind::ServiceId]
+            } else {
+                &[]
+            };
             if wanted.is_empty() {
-                err(at("role_bindings", i, "resource"), format!("a {} binding cannot be narrowed to one resource", b.service));
+                err(
+                    at("role_bindings", i, "resource"),
+                    format!("a {} binding cannot be narrowed to one resource", b.service),
+                );
             } else if let Some(m) = expect(r, wanted) {
                 err(at("role_bindings", i, "resource"), m);
             } else {
@@ -706,7 +791,13 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
                     _ => &w.service_ids[index.ids[r].1].account,
                 };
                 if owner_account != &b.account {
-                    err(at("role_bindings", i, "resource"), format!("`{r}` belongs to account `{owner_account}`, not `{}`", b.account));
+                    err(
+                        at("role_bindings", i, "resource"),
+                        format!(
+                            "`{r}` belongs to account `{owner_account}`, not `{}`",
+                            b.account
+                        ),
+                    );
                 }
             }
         }
@@ -724,13 +815,20 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
                         [only] => account = only.clone(),
                         _ => err(
                             at("api_keys", i, "identity"),
-                            format!("user `{}` is a member of {} accounts: say which with `account`", u.id, u.accounts.len()),
+                            format!(
+                                "user `{}` is a member of {} accounts: say which with `account`",
+                                u.id,
+                                u.accounts.len()
+                            ),
                         ),
                     }
                 } else if let Some(m) = expect(&account, &[IdKind::Account]) {
                     err(at("api_keys", i, "account"), m);
                 } else if !is_member(&u.id, &account) {
-                    err(at("api_keys", i, "account"), format!("user `{}` is not a member of account `{account}`", u.id));
+                    err(
+                        at("api_keys", i, "account"),
+                        format!("user `{}` is not a member of account `{account}`", u.id),
+                    );
                 }
             }
             Some(IdKind::ServiceId) => {
@@ -738,7 +836,13 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
                 if account.is_empty() {
                     account = s.account.clone();
                 } else if account != s.account {
-                    err(at("api_keys", i, "account"), format!("service ID `{}` belongs to account `{}`, not `{account}`", s.id, s.account));
+                    err(
+                        at("api_keys", i, "account"),
+                        format!(
+                            "service ID `{}` belongs to account `{}`, not `{account}`",
+                            s.id, s.account
+                        ),
+                    );
                 }
             }
             _ => {
@@ -754,12 +858,18 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
         }
         if let Some(t) = &k.expires_at {
             if cedar_datetime(t).is_none() {
-                err(at("api_keys", i, "expires_at"), format!("`{t}` is not an RFC 3339 timestamp (e.g. 2027-01-01T00:00:00Z)"));
+                err(
+                    at("api_keys", i, "expires_at"),
+                    format!("`{t}` is not an RFC 3339 timestamp (e.g. 2027-01-01T00:00:00Z)"),
+                );
             }
         }
         if let Some(f) = &k.fingerprint {
             if !f.starts_with("sha256:") {
-                err(at("api_keys", i, "fingerprint"), "a fingerprint is `sha256:` followed by a hex digest".into());
+                err(
+                    at("api_keys", i, "fingerprint"),
+                    "a fingerprint is `sha256:` followed by a hex digest".into(),
+                );
             }
         }
         w.api_keys[i].account = account;
@@ -779,7 +889,14 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
             match u.accounts.as_slice() {
                 [only] => account = only.clone(),
                 _ => {
-                    err(at("classic_keys", i, "user"), format!("user `{}` is a member of {} accounts: say which with `account`", u.id, u.accounts.len()));
+                    err(
+                        at("classic_keys", i, "user"),
+                        format!(
+                            "user `{}` is a member of {} accounts: say which with `account`",
+                            u.id,
+                            u.accounts.len()
+                        ),
+                    );
                     continue;
                 }
             }
@@ -788,12 +905,18 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
             continue;
         }
         if !is_member(&u.id, &account) {
-            err(at("classic_keys", i, "account"), format!("user `{}` is not a member of account `{account}`", u.id));
+            err(
+                at("classic_keys", i, "account"),
+                format!("user `{}` is not a member of account `{account}`", u.id),
+            );
         }
         if let Some(first) = classic_seen.insert((u.id.clone(), account.clone()), i) {
             err(
                 at("classic_keys", i, "user"),
-                format!("user `{}` already has a classic key in account `{account}` (classic_keys[{first}]); at most one per user and account", u.id),
+                format!(
+                    "user `{}` already has a classic key in account `{account}` (classic_keys[{first}]); at most one per user and account",
+                    u.id
+                ),
             );
         }
         w.classic_keys[i].account = account;
@@ -810,7 +933,9 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
             err(at("clusters", i, "region"), "must not be empty".into());
         }
         if c.resource_group.is_empty() {
-            w.clusters[i].resource_group = w.accounts[index.ids[&c.account].1].default_resource_group.clone();
+            w.clusters[i].resource_group = w.accounts[index.ids[&c.account].1]
+                .default_resource_group
+                .clone();
         }
     }
     let mut slots: BTreeMap<(String, String, String), usize> = BTreeMap::new();
@@ -821,19 +946,27 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
             continue;
         }
         let rg = if s.resource_group.is_empty() {
-            w.accounts[index.ids[&s.account].1].default_resource_group.clone()
+            w.accounts[index.ids[&s.account].1]
+                .default_resource_group
+                .clone()
         } else {
             s.resource_group.clone()
         };
         if let Some(k) = kind_of(&s.api_key) {
             if k != IdKind::ApiKey {
-                err(at("cluster_api_keys", i, "api_key"), format!("`{}` is a {}, expected API key", s.api_key, k.noun()));
+                err(
+                    at("cluster_api_keys", i, "api_key"),
+                    format!("`{}` is a {}, expected API key", s.api_key, k.noun()),
+                );
             }
         }
         if let Some(first) = slots.insert((s.account.clone(), s.region.clone(), rg.clone()), i) {
             err(
                 at("cluster_api_keys", i, ""),
-                format!("a second cluster API key for {}/{}/{rg} (first at cluster_api_keys[{first}]); one per account, region and resource group", s.account, s.region),
+                format!(
+                    "a second cluster API key for {}/{}/{rg} (first at cluster_api_keys[{first}]); one per account, region and resource group",
+                    s.account, s.region
+                ),
             );
         }
         w.cluster_api_keys[i].resource_group = rg;

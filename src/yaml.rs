@@ -51,7 +51,10 @@ impl Node {
     /// The position of `key` itself when this node is a mapping.
     pub fn key_pos(&self, key: &str) -> Option<Pos> {
         match &self.kind {
-            Kind::Map(entries) => entries.iter().find(|(k, _, _)| k == key).map(|(_, p, _)| *p),
+            Kind::Map(entries) => entries
+                .iter()
+                .find(|(k, _, _)| k == key)
+                .map(|(_, p, _)| *p),
             _ => None,
         }
     }

@@ -4,8 +4,7 @@
 //! same determining policies — as `Engine::decide`, for every request the acme world gives rise to.
 
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, PolicySet, Request,
-    Schema,
+    Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, PolicySet, Request, Schema,
 };
 use keyward::commands::{Common, load_engine};
 use keyward::engine::{Engine, Verdict};
@@ -51,7 +50,10 @@ impl CedarSide {
             .unwrap_or_else(|e| panic!("exported policies do not parse: {e:?}"));
         let entities_text = serde_json::to_string(&export::entities_json(engine)).unwrap();
         let entities_value: serde_json::Value = serde_json::from_str(&entities_text).unwrap();
-        assert!(entities_value.is_array(), "entities JSON is an array (Cedar's format)");
+        assert!(
+            entities_value.is_array(),
+            "entities JSON is an array (Cedar's format)"
+        );
         let entities = Entities::from_json_value(entities_value, Some(&schema))
             .unwrap_or_else(|e| panic!("exported entities do not parse with the schema: {e:?}"));
         CedarSide {
@@ -76,12 +78,23 @@ impl CedarSide {
         let context =
             match Context::from_json_value(req["context"].clone(), Some((&self.schema, &action))) {
                 Ok(c) => c,
-                Err(e) => return (Verdict::Deny, BTreeSet::new(), vec![format!("context: {e}")]),
+                Err(e) => {
+                    return (
+                        Verdict::Deny,
+                        BTreeSet::new(),
+                        vec![format!("context: {e}")],
+                    );
+                }
             };
-        let request = match Request::new(principal, action, resource, context, Some(&self.schema))
-        {
+        let request = match Request::new(principal, action, resource, context, Some(&self.schema)) {
             Ok(r) => r,
-            Err(e) => return (Verdict::Deny, BTreeSet::new(), vec![format!("request: {e}")]),
+            Err(e) => {
+                return (
+                    Verdict::Deny,
+                    BTreeSet::new(),
+                    vec![format!("request: {e}")],
+                );
+            }
         };
         let response = self
             .authorizer
@@ -100,7 +113,10 @@ impl CedarSide {
             .diagnostics()
             .reason()
             .filter_map(|pid| {
-                let p = self.policies.policy(pid).expect("a reason is a loaded policy");
+                let p = self
+                    .policies
+                    .policy(pid)
+                    .expect("a reason is a loaded policy");
                 let forbid = p.effect() == cedar_policy::Effect::Forbid;
                 // On deny only the forbids determine it (an allow overturned by an error keeps none).
                 (verdict == Verdict::Allow || forbid).then(|| {
@@ -120,9 +136,9 @@ fn compare_all(engine: &Engine, cedar: &CedarSide, specs: &[RequestSpec]) -> (us
     let mut allowed = 0;
     let mut mismatches = Vec::new();
     for spec in specs {
-        let translated = engine
-            .translate(spec)
-            .unwrap_or_else(|p| panic!("all_requests gave a request that does not translate: {spec:?}: {p}"));
+        let translated = engine.translate(spec).unwrap_or_else(|p| {
+            panic!("all_requests gave a request that does not translate: {spec:?}: {p}")
+        });
         let keyward = engine
             .decide(spec)
             .unwrap_or_else(|p| panic!("decide failed on {spec:?}: {p}"));
@@ -176,7 +192,6 @@ fn every_request_of_acme_decides_the_same_through_export() {
     );
     let specs = all_requests(&engine.tr);
     let (compared, allowed) = compare_all(&engine, &cedar, &specs);
-    eprintln!("compared {compared}, allowed {allowed}");
     assert_eq!(compared, specs.len());
     assert!(
         compared > 1000,
@@ -191,12 +206,12 @@ fn every_request_of_acme_decides_the_same_through_export() {
 fn via_trusted_profile_decides_the_same_through_export() {
     let engine = engine();
     let cedar = CedarSide::new(&engine);
-    // A sample: every 5th request, and every request on an API key (where R-rules about
-    // trusted profiles bite), all marked as acting through a trusted profile.
+    // A sample (every 3rd request, so every action and most callers), all marked as acting
+    // through a trusted profile.
     let specs: Vec<RequestSpec> = all_requests(&engine.tr)
         .into_iter()
         .enumerate()
-        .filter(|(i, s)| i % 5 == 0 || s.action.starts_with("api-key-"))
+        .filter(|(i, _)| i % 3 == 0)
         .map(|(_, mut s)| {
             s.via_trusted_profile = true;
             s
@@ -207,18 +222,21 @@ fn via_trusted_profile_decides_the_same_through_export() {
         compared > 1000,
         "only {compared} trusted-profile requests compared"
     );
+    let actions: BTreeSet<&str> = specs.iter().map(|s| s.action.as_str()).collect();
+    assert_eq!(
+        actions.len(),
+        keyward::request::ACTIONS.len(),
+        "the sample covers every action"
+    );
     assert!(allowed > 0, "no trusted-profile request of acme is allowed");
     // The trusted profile changes some decisions: otherwise the flag never reached Cedar.
-    let changed = specs
-        .iter()
-        .filter(|s| {
-            let mut plain = (*s).clone();
-            plain.via_trusted_profile = false;
-            engine.decide(s).unwrap().decision != engine.decide(&plain).unwrap().decision
-        })
-        .count();
+    let changed = specs.iter().any(|s| {
+        let mut plain = s.clone();
+        plain.via_trusted_profile = false;
+        engine.decide(s).unwrap().decision != engine.decide(&plain).unwrap().decision
+    });
     assert!(
-        changed > 0,
+        changed,
         "via_trusted_profile changed no decision in the sample"
     );
 }

@@ -31,7 +31,10 @@ fn check(policies: &Path, args: &[&str]) -> (i32, String) {
         .args(args)
         .output()
         .expect("run keyward");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 #[test]
@@ -54,7 +57,10 @@ fn removing_a_forbid_file_flips_a_deny_to_allow() {
     let req = ["--principal", "alice", "--action", "api-key-create"];
     let (code, out) = check(dir.path(), &req);
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains("forbidden by restriction-needs-creator"), "{out}");
+    assert!(
+        out.contains("forbidden by restriction-needs-creator"),
+        "{out}"
+    );
 
     std::fs::remove_file(dir.path().join("restriction.cedar")).expect("remove");
     let (code, out) = check(dir.path(), &req);
@@ -64,12 +70,23 @@ fn removing_a_forbid_file_flips_a_deny_to_allow() {
 #[test]
 fn editing_a_policy_changes_the_decision() {
     let dir = copy_policies();
-    let req = ["--principal", "olga", "--action", "api-key-create", "--resource", "ci-bot"];
+    let req = [
+        "--principal",
+        "olga",
+        "--action",
+        "api-key-create",
+        "--resource",
+        "ci-bot",
+    ];
     assert_eq!(check(dir.path(), &req).0, 0);
     // The organisation lowers the key limit from 20 to 2: ci-bot already has 2 keys.
     let path = dir.path().join("key-limit.cedar");
     let text = std::fs::read_to_string(&path).expect("read");
-    std::fs::write(&path, text.replace("resource.key_count >= 20", "resource.key_count >= 2")).expect("write");
+    std::fs::write(
+        &path,
+        text.replace("resource.key_count >= 20", "resource.key_count >= 2"),
+    )
+    .expect("write");
     let (code, out) = check(dir.path(), &req);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("forbidden by key-limit"), "{out}");
@@ -85,7 +102,14 @@ fn a_variant_beside_the_policies_folder_is_read_from_disk() {
         "@id(\"no-deletes\")\n@rule(\"R5\")\n@doc(\"Nobody deletes keys.\")\nforbid (principal, action == Action::\"api-key-delete\", resource);\n",
     )
     .expect("write");
-    let req = ["--principal", "dana", "--action", "api-key-delete", "--resource", "key-dana-1"];
+    let req = [
+        "--principal",
+        "dana",
+        "--action",
+        "api-key-delete",
+        "--resource",
+        "key-dana-1",
+    ];
     assert_eq!(check(dir.path(), &req).0, 0);
     let mut with_variant = req.to_vec();
     with_variant.extend(["--variant", "mine"]);
@@ -106,8 +130,8 @@ fn every_shipped_policy_is_annotated_and_every_permission_rule_is_encoded() {
     // R1 is Cedar's default deny, R3 the entity hierarchy (see the schema); R12, R15 and R23
     // belong to the evaluator. Every other rule is a permission some policy encodes.
     for r in [
-        "R2", "R4", "R5", "R6", "R7", "R8", "R9", "R10", "R11", "R13", "R14", "R16", "R17", "R18", "R19", "R20", "R21", "R22",
-        "R24", "R25",
+        "R2", "R4", "R5", "R6", "R7", "R8", "R9", "R10", "R11", "R13", "R14", "R16", "R17", "R18",
+        "R19", "R20", "R21", "R22", "R24", "R25",
     ] {
         assert!(rules.contains(r), "no shipped policy names {r}");
     }

@@ -13,7 +13,10 @@ use std::path::PathBuf;
 
 fn acme() -> Engine {
     load_engine(&Common {
-        world: Some(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/acme.yaml"))),
+        world: Some(PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/acme.yaml"
+        ))),
         ..Default::default()
     })
     .expect("acme loads")
@@ -24,7 +27,10 @@ fn spec(p: &str, a: &str, r: &str, args: &[(&str, &str)]) -> RequestSpec {
         principal: p.into(),
         action: a.into(),
         resource: Some(r.into()),
-        args: args.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        args: args
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         ..Default::default()
     }
 }
@@ -35,7 +41,12 @@ fn representative() -> Vec<RequestSpec> {
         spec("alice", "api-key-create", "alice", &[]),
         spec("olga", "api-key-delete", "key-kate-1", &[]),
         spec("alice", "api-key-delete", "key-ivan-1", &[]),
-        spec("nora-bot", "ks-api-key-reset", "acme", &[("region", "us-south")]),
+        spec(
+            "nora-bot",
+            "ks-api-key-reset",
+            "acme",
+            &[("region", "us-south")],
+        ),
         spec("key-pat-acme", "login", "globex", &[]),
         spec("ivan", "classic-api-key-delete", "dana", &[]),
     ]
@@ -55,7 +66,10 @@ fn explanations_text() {
 #[test]
 fn explanations_json() {
     let e = acme();
-    let all: Vec<_> = representative().iter().map(|s| decision_json(&e.decide(s).expect("valid request"))).collect();
+    let all: Vec<_> = representative()
+        .iter()
+        .map(|s| decision_json(&e.decide(s).expect("valid request")))
+        .collect();
     insta::assert_json_snapshot!(all);
 }
 
@@ -76,11 +90,23 @@ fn decision_matrix_acme() {
         allowed += 1;
         let r = s.resource.clone().unwrap_or_default();
         let target = match (s.action.as_str(), d.args.get("account")) {
-            ("ks-api-key-reset", _) => format!("{r}/{}/{}", d.args["region"], d.args["resource_group"]),
-            (_, Some(a)) if s.action != "api-key-create" || e.tr.kind(&r) == Some(keyward::world::IdKind::User) => format!("{r}@{a}"),
+            ("ks-api-key-reset", _) => {
+                format!("{r}/{}/{}", d.args["region"], d.args["resource_group"])
+            }
+            (_, Some(a))
+                if s.action != "api-key-create"
+                    || e.tr.kind(&r) == Some(keyward::world::IdKind::User) =>
+            {
+                format!("{r}@{a}")
+            }
             _ => r,
         };
-        by_action.entry(s.action.clone()).or_default().entry(s.principal.clone()).or_default().push(target);
+        by_action
+            .entry(s.action.clone())
+            .or_default()
+            .entry(s.principal.clone())
+            .or_default()
+            .push(target);
     }
     let mut out = format!("{allowed} of {total} requests allowed\n");
     for (action, rows) in &by_action {
@@ -95,7 +121,10 @@ fn decision_matrix_acme() {
 /// A policy set where `extra` is added to the shipped base.
 fn with_extra(extra: &str) -> Engine {
     let (schema, mut sources) = policy::gather_sources(&PolicyOptions::default()).expect("shipped");
-    sources.push(Source { name: "extra.cedar".into(), text: extra.into() });
+    sources.push(Source {
+        name: "extra.cedar".into(),
+        text: extra.into(),
+    });
     let bundle = policy::build(schema, sources).expect("validates");
     let world = keyward::world::load_world(
         std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/acme.yaml")),
@@ -112,7 +141,9 @@ fn an_erroring_forbid_fails_closed() {
     let e = with_extra(
         "@id(\"overflowing-forbid\")\n@rule(\"R5\")\n@doc(\"Errors on every request.\")\nforbid (principal, action, resource is UserApiKey)\nwhen { context.via_trusted_profile || 9223372036854775807 + 1 > 0 };\n",
     );
-    let d = e.decide(&spec("kate", "api-key-get", "key-kate-1", &[])).expect("valid");
+    let d = e
+        .decide(&spec("kate", "api-key-get", "key-kate-1", &[]))
+        .expect("valid");
     assert_eq!(d.decision, Verdict::Deny, "{}", decision_text(&d));
     assert_eq!(d.errors.len(), 1, "{:?}", d.errors);
     assert!(d.errors[0].contains("overflowing-forbid"), "{:?}", d.errors);

@@ -371,12 +371,10 @@ pub fn parse_world(file: &str, src: &str, roles: &RoleCatalog) -> Result<World, 
         ))
     })?;
     let mut p = Vec::new();
-    let world = shape(file, &root, &mut p);
-    if !p.is_empty() {
-        return Err(Problems(p));
-    }
-    let mut world = world;
-    check(file, &root, &mut world, roles, &mut p);
+    let mut sh = Shape::default();
+    let mut world = shape(file, &root, &mut p, &mut sh);
+    // Cross-record checks run on what parsed, so one pass reports every problem.
+    check(file, &root, &mut world, roles, &sh, &mut p);
     if p.is_empty() {
         Ok(world)
     } else {
@@ -398,11 +396,31 @@ const SECTIONS: [&str; 10] = [
     "cluster_api_keys",
 ];
 
+/// What the shape pass leaves for the cross-record pass: where each record that parsed sits in
+/// the file, and the ids of records that did not parse (references to them are not judged).
+#[derive(Default)]
+struct Shape {
+    orig: HashMap<&'static str, Vec<usize>>,
+    broken_ids: HashSet<String>,
+}
+
+impl Shape {
+    /// The index in the file of the `i`-th parsed record of a section.
+    fn orig(&self, section: &str, i: usize) -> usize {
+        self.orig
+            .get(section)
+            .and_then(|v| v.get(i))
+            .copied()
+            .unwrap_or(i)
+    }
+}
+
 fn items<T: DeserializeOwned>(
     file: &str,
     root: &Node,
-    section: &str,
+    section: &'static str,
     p: &mut Vec<Problem>,
+    shape: &mut Shape,
 ) -> Vec<T> {
     let Some(node) = root.get(section) else {
         return Vec::new();
@@ -419,8 +437,16 @@ fn items<T: DeserializeOwned>(
     for (i, item) in list.iter().enumerate() {
         let value = item.to_json();
         match serde_path_to_error::deserialize::<_, T>(value) {
-            Ok(v) => out.push(v),
+            Ok(v) => {
+                out.push(v);
+                shape.orig.entry(section).or_default().push(i);
+            }
             Err(e) => {
+                if let Some(id) = item.get("id").map(Node::to_json) {
+                    shape
+                        .broken_ids
+                        .insert(id.as_str().map_or_else(|| id.to_string(), String::from));
+                }
                 let inner = e.path().to_string();
                 let field = if inner == "." {
                     format!("{section}[{i}]")
@@ -444,7 +470,7 @@ fn unknown_field(msg: &str) -> Option<&str> {
     rest.split('`').next()
 }
 
-fn shape(file: &str, root: &Node, p: &mut Vec<Problem>) -> World {
+fn shape(file: &str, root: &Node, p: &mut Vec<Problem>, sh: &mut Shape) -> World {
     let Kind::Map(entries) = &root.kind else {
         p.push(Problem::new(
             file,
@@ -482,21 +508,29 @@ fn shape(file: &str, root: &Node, p: &mut Vec<Problem>) -> World {
     };
     World {
         now,
-        accounts: items(file, root, "accounts", p),
-        users: items(file, root, "users", p),
-        service_ids: items(file, root, "service_ids", p),
-        access_groups: items(file, root, "access_groups", p),
-        role_bindings: items(file, root, "role_bindings", p),
-        api_keys: items(file, root, "api_keys", p),
-        classic_keys: items(file, root, "classic_keys", p),
-        clusters: items(file, root, "clusters", p),
-        cluster_api_keys: items(file, root, "cluster_api_keys", p),
+        accounts: items(file, root, "accounts", p, sh),
+        users: items(file, root, "users", p, sh),
+        service_ids: items(file, root, "service_ids", p, sh),
+        access_groups: items(file, root, "access_groups", p, sh),
+        role_bindings: items(file, root, "role_bindings", p, sh),
+        api_keys: items(file, root, "api_keys", p, sh),
+        classic_keys: items(file, root, "classic_keys", p, sh),
+        clusters: items(file, root, "clusters", p, sh),
+        cluster_api_keys: items(file, root, "cluster_api_keys", p, sh),
     }
 }
 
 /// Cross-record checks; fills defaults that depend on other records.
-fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Vec<Problem>) {
+fn check(
+    file: &str,
+    root: &Node,
+    w: &mut World,
+    roles: &RoleCatalog,
+    sh: &Shape,
+    p: &mut Vec<Problem>,
+) {
     let at = |section: &str, i: usize, field: &str| -> (Pos, String) {
+        let i = sh.orig(section, i);
         let path = if field.is_empty() {
             format!("{section}[{i}]")
         } else {
@@ -548,7 +582,7 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
     ];
     for (section, ids) in &groups {
         for (i, id) in ids.iter().enumerate() {
-            let here = format!("{section}[{i}]");
+            let here = format!("{section}[{}]", sh.orig(section, i));
             if id.is_empty() {
                 err(at(section, i, "id"), "an id must not be empty".into());
             } else if let Some(first) = seen.get(id) {
@@ -566,6 +600,9 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
     let index = w.index();
     let kind_of = |id: &str| index.ids.get(id).map(|(k, _)| *k);
     let expect = |id: &str, kinds: &[IdKind]| -> Option<String> {
+        if sh.broken_ids.contains(id) {
+            return None; // its record did not parse: reported already
+        }
         match kind_of(id) {
             Some(k) if kinds.contains(&k) => None,
             Some(k) => Some(format!(
@@ -671,8 +708,12 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
             }
         }
     }
-    let is_member =
-        |who: &str, account: &str| members.get(account).is_some_and(|m| m.contains(who));
+    // Whoever or whatever did not parse is not judged again.
+    let is_member = |who: &str, account: &str| {
+        sh.broken_ids.contains(who)
+            || sh.broken_ids.contains(account)
+            || members.get(account).is_some_and(|m| m.contains(who))
+    };
     for (i, g) in w.access_groups.iter().enumerate() {
         if let Some(m) = expect(&g.account, &[IdKind::Account]) {
             err(at("access_groups", i, "account"), m);
@@ -786,11 +827,12 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
             } else if let Some(m) = expect(r, wanted) {
                 err(at("role_bindings", i, "resource"), m);
             } else {
-                let owner_account = match kind_of(r) {
-                    Some(IdKind::Cluster) => &w.clusters[index.ids[r].1].account,
-                    _ => &w.service_ids[index.ids[r].1].account,
+                let owner_account = match index.ids.get(r.as_str()) {
+                    Some((IdKind::Cluster, j)) => Some(&w.clusters[*j].account),
+                    Some((IdKind::ServiceId, j)) => Some(&w.service_ids[*j].account),
+                    _ => None, // its record did not parse
                 };
-                if owner_account != &b.account {
+                if let Some(owner_account) = owner_account.filter(|a| *a != &b.account) {
                     err(
                         at("role_bindings", i, "resource"),
                         format!(
@@ -884,7 +926,10 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
             err(at("classic_keys", i, "user"), m);
             continue;
         }
-        let u = &w.users[index.ids[&c.user].1];
+        let Some((_, j)) = index.ids.get(c.user.as_str()) else {
+            continue; // its record did not parse
+        };
+        let u = &w.users[*j];
         if account.is_empty() {
             match u.accounts.as_slice() {
                 [only] => account = only.clone(),
@@ -914,8 +959,9 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
             err(
                 at("classic_keys", i, "user"),
                 format!(
-                    "user `{}` already has a classic key in account `{account}` (classic_keys[{first}]); at most one per user and account",
-                    u.id
+                    "user `{}` already has a classic key in account `{account}` (classic_keys[{}]); at most one per user and account",
+                    u.id,
+                    sh.orig("classic_keys", first)
                 ),
             );
         }
@@ -932,10 +978,11 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
         if c.region.is_empty() {
             err(at("clusters", i, "region"), "must not be empty".into());
         }
-        if c.resource_group.is_empty() {
-            w.clusters[i].resource_group = w.accounts[index.ids[&c.account].1]
-                .default_resource_group
-                .clone();
+        if let (true, Some((_, j))) = (
+            c.resource_group.is_empty(),
+            index.ids.get(c.account.as_str()),
+        ) {
+            w.clusters[i].resource_group = w.accounts[*j].default_resource_group.clone();
         }
     }
     let mut slots: BTreeMap<(String, String, String), usize> = BTreeMap::new();
@@ -946,9 +993,10 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
             continue;
         }
         let rg = if s.resource_group.is_empty() {
-            w.accounts[index.ids[&s.account].1]
-                .default_resource_group
-                .clone()
+            match index.ids.get(s.account.as_str()) {
+                Some((_, j)) => w.accounts[*j].default_resource_group.clone(),
+                None => continue, // its record did not parse
+            }
         } else {
             s.resource_group.clone()
         };
@@ -964,8 +1012,10 @@ fn check(file: &str, root: &Node, w: &mut World, roles: &RoleCatalog, p: &mut Ve
             err(
                 at("cluster_api_keys", i, ""),
                 format!(
-                    "a second cluster API key for {}/{}/{rg} (first at cluster_api_keys[{first}]); one per account, region and resource group",
-                    s.account, s.region
+                    "a second cluster API key for {}/{}/{rg} (first at cluster_api_keys[{}]); one per account, region and resource group",
+                    s.account,
+                    s.region,
+                    sh.orig("cluster_api_keys", first)
                 ),
             );
         }

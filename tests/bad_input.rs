@@ -542,8 +542,17 @@ fn json_world_problems_are_located() {
   ]
 }"#;
     let p = world::parse_world("w.json", src, roles()).unwrap_err().0;
-    assert_eq!(p.len(), 1, "shape problems come first: {p:#?}");
+    // Shape (unknown field) and cross-record (timestamp) problems are reported together, in
+    // file order.
+    assert_eq!(p.len(), 2, "{p:#?}");
     assert_eq!(p[0].file, "w.json");
+    assert_at(
+        &p[0],
+        line_of(src, "soon"),
+        "api_keys[0].expires_at",
+        "not an RFC 3339 timestamp",
+    );
+    let p = vec![p[1].clone()];
     assert_at(
         &p[0],
         line_of(src, "colour"),

@@ -552,14 +552,13 @@ fn json_world_problems_are_located() {
         "api_keys[0].expires_at",
         "not an RFC 3339 timestamp",
     );
-    let p = vec![p[1].clone()];
     assert_at(
-        &p[0],
+        &p[1],
         line_of(src, "colour"),
         "api_keys[1].colour",
         "unknown field `colour`",
     );
-    assert_eq!(p[0].pos.col, col_of(src, "\"colour\""));
+    assert_eq!(p[1].pos.col, col_of(src, "\"colour\""));
 
     let src = src.replace(", \"colour\": \"red\"", "");
     let p = world::parse_world("w.json", &src, roles()).unwrap_err().0;

@@ -184,7 +184,8 @@ impl Engine {
         translate(&self.tr, &self.bundle.roles, spec, &now)
     }
 
-    fn uid(&self, ty: &str, id: &str) -> Result<EntityUid, String> {
+    /// A Cedar entity uid.
+    pub fn uid(&self, ty: &str, id: &str) -> Result<EntityUid, String> {
         let name = match self.types.get(ty) {
             Some(n) => n.clone(),
             None => EntityTypeName::from_str(ty).map_err(|e| e.to_string())?,
@@ -232,6 +233,15 @@ impl Engine {
         })
     }
 
+    /// The Cedar context of a translated request.
+    pub fn cedar_context(&self, t: &Translated) -> Result<Context, String> {
+        let Value::Object(fields) = &t.context else {
+            return Err("the context is not a record".into());
+        };
+        let pairs = fields.iter().map(|(k, v)| self.expr(v).map(|e| (k.clone(), e))).collect::<Result<Vec<_>, _>>()?;
+        Context::from_pairs(pairs).map_err(|e| e.to_string())
+    }
+
     /// The Cedar request of a translated request. With `validate_requests` (the default) it is
     /// checked against the schema, so a translation that does not fit a (user-supplied) schema
     /// is reported as such; either way any evaluation error denies.
@@ -239,14 +249,7 @@ impl Engine {
         let principal = self.uid(&t.principal.0, &t.principal.1)?;
         let action = self.uid("Action", &t.action)?;
         let resource = self.uid(&t.resource.0, &t.resource.1)?;
-        let Value::Object(fields) = &t.context else {
-            return Err("the context is not a record".into());
-        };
-        let pairs = fields
-            .iter()
-            .map(|(k, v)| self.expr(v).map(|e| (k.clone(), e)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let context = Context::from_pairs(pairs).map_err(|e| e.to_string())?;
+        let context = self.cedar_context(t)?;
         let schema = self.validate_requests.then_some(&self.bundle.schema);
         Request::new(principal, action, resource, context, schema).map_err(|e| e.to_string())
     }
@@ -302,7 +305,8 @@ impl Engine {
         d
     }
 
-    fn reason(&self, id: &str) -> Reason {
+    /// A policy's id, rules and doc, as a reason.
+    pub fn reason(&self, id: &str) -> Reason {
         let info: Option<&PolicyInfo> = self.bundle.info.get(id);
         Reason {
             policy: id.to_string(),

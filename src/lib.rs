@@ -4,14 +4,19 @@
 //! Flow: world file -> [`world::World`] -> [`entities::Translation`] -> Cedar request
 //! ([`request`]) -> [`engine::Decision`] -> [`report`]. [`commands`] ties them to the CLI.
 
+pub mod audit;
+pub mod changes;
 pub mod commands;
 pub mod engine;
 pub mod entities;
 pub mod error;
 pub mod export;
+pub mod generate;
 pub mod policy;
 pub mod report;
 pub mod request;
+pub mod scenario;
+pub mod store;
 pub mod world;
 pub mod yaml;
 

@@ -524,102 +524,110 @@ fn describe(tr: &Translation, id: &str) -> String {
     }
 }
 
-/// Every request a world gives rise to: each user and service ID (each API key, for `login`)
-/// with each action on every resource of that action's kind, with the args that select an
-/// account (one request per membership) or a cluster API key slot (every region and resource
-/// group that has clusters or a cluster key). The candidate set of audits and matrices.
-pub fn all_requests(tr: &Translation) -> Vec<RequestSpec> {
+/// One (action, resource, args) of a world, to be asked for every principal that may call it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target3 {
+    pub action: &'static str,
+    pub resource: String,
+    pub args: BTreeMap<String, String>,
+}
+
+/// Every (action, resource, args) a world gives rise to, in a fixed order: each action on every
+/// resource of that action's kind, with the args that select an account (one per membership)
+/// or a cluster API key slot (every region and resource group that has clusters or a cluster
+/// key). `login` is excluded: its principals are keys (see [`all_requests`]).
+pub fn resource_requests(tr: &Translation) -> Vec<Target3> {
     let w = &tr.world;
-    let callers: Vec<&str> = w
-        .users
-        .iter()
-        .map(|u| u.id.as_str())
-        .chain(w.service_ids.iter().map(|s| s.id.as_str()))
-        .collect();
-    let mut slots: std::collections::BTreeSet<(String, String, String)> =
-        std::collections::BTreeSet::new();
+    let mut slots: std::collections::BTreeSet<(String, String, String)> = std::collections::BTreeSet::new();
     for c in &w.clusters {
-        slots.insert((
-            c.account.clone(),
-            c.region.clone(),
-            c.resource_group.clone(),
-        ));
+        slots.insert((c.account.clone(), c.region.clone(), c.resource_group.clone()));
     }
     for s in &w.cluster_api_keys {
-        slots.insert((
-            s.account.clone(),
-            s.region.clone(),
-            s.resource_group.clone(),
-        ));
+        slots.insert((s.account.clone(), s.region.clone(), s.resource_group.clone()));
     }
-    let req = |p: &str, a: &str, r: &str, args: &[(&str, &str)]| RequestSpec {
-        principal: p.to_string(),
-        action: a.to_string(),
-        resource: Some(r.to_string()),
-        args: args
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        via_trusted_profile: false,
-        now: None,
+    let t = |a: &'static str, r: &str, args: &[(&str, &str)]| Target3 {
+        action: a,
+        resource: r.to_string(),
+        args: args.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
     };
     let mut out = Vec::new();
     for action in actions() {
-        if action == "login" {
-            for k in &w.api_keys {
+        match action {
+            "login" => {}
+            "api-key-create" => {
+                for u in &w.users {
+                    for a in tr.memberships(&u.id) {
+                        out.push(t(action, &u.id, &[("account", &a)]));
+                    }
+                }
+                for s in &w.service_ids {
+                    out.push(t(action, &s.id, &[]));
+                }
+            }
+            "classic-api-key-create" | "classic-api-key-get" | "classic-api-key-delete" | "user-remove" => {
+                for u in &w.users {
+                    for a in tr.memberships(&u.id) {
+                        out.push(t(action, &u.id, &[("account", &a)]));
+                    }
+                }
+            }
+            "account-settings-update" => {
                 for a in &w.accounts {
-                    out.push(req(&k.id, action, &a.id, &[]));
+                    out.push(t(action, &a.id, &[]));
+                }
+            }
+            "ks-api-key-reset" => {
+                for (a, region, rg) in &slots {
+                    out.push(t(action, a, &[("region", region), ("resource_group", rg)]));
+                }
+            }
+            "ks-api-key-info" => {
+                for c in &w.clusters {
+                    out.push(t(action, &c.id, &[]));
+                }
+            }
+            _ => {
+                for k in &w.api_keys {
+                    out.push(t(action, &k.id, &[]));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The callers of every action but `login`: every user, then every service ID.
+pub fn callers(tr: &Translation) -> Vec<&str> {
+    tr.world.users.iter().map(|u| u.id.as_str()).chain(tr.world.service_ids.iter().map(|s| s.id.as_str())).collect()
+}
+
+/// Every request a world gives rise to: each caller with each (action, resource, args) of
+/// [`resource_requests`], and for `login` each API key with each account. The candidate set
+/// of audits and matrices.
+pub fn all_requests(tr: &Translation) -> Vec<RequestSpec> {
+    let mut out = Vec::new();
+    let spec = |p: &str, a: &str, r: &str, args: &BTreeMap<String, String>| RequestSpec {
+        principal: p.to_string(),
+        action: a.to_string(),
+        resource: Some(r.to_string()),
+        args: args.clone(),
+        via_trusted_profile: false,
+        now: None,
+    };
+    let callers = callers(tr);
+    let targets = resource_requests(tr);
+    for action in actions() {
+        if action == "login" {
+            for k in &tr.world.api_keys {
+                for a in &tr.world.accounts {
+                    out.push(spec(&k.id, action, &a.id, &BTreeMap::new()));
                 }
             }
             continue;
         }
         for p in &callers {
-            match action {
-                "api-key-create" => {
-                    for u in &w.users {
-                        for a in tr.memberships(&u.id) {
-                            out.push(req(p, action, &u.id, &[("account", &a)]));
-                        }
-                    }
-                    for s in &w.service_ids {
-                        out.push(req(p, action, &s.id, &[]));
-                    }
-                }
-                "classic-api-key-create"
-                | "classic-api-key-get"
-                | "classic-api-key-delete"
-                | "user-remove" => {
-                    for u in &w.users {
-                        for a in tr.memberships(&u.id) {
-                            out.push(req(p, action, &u.id, &[("account", &a)]));
-                        }
-                    }
-                }
-                "account-settings-update" => {
-                    for a in &w.accounts {
-                        out.push(req(p, action, &a.id, &[]));
-                    }
-                }
-                "ks-api-key-reset" => {
-                    for (a, region, rg) in &slots {
-                        out.push(req(
-                            p,
-                            action,
-                            a,
-                            &[("region", region), ("resource_group", rg)],
-                        ));
-                    }
-                }
-                "ks-api-key-info" => {
-                    for c in &w.clusters {
-                        out.push(req(p, action, &c.id, &[]));
-                    }
-                }
-                _ => {
-                    for k in &w.api_keys {
-                        out.push(req(p, action, &k.id, &[]));
-                    }
-                }
+            for t in targets.iter().filter(|t| t.action == action) {
+                out.push(spec(p, action, &t.resource, &t.args));
             }
         }
     }

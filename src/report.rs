@@ -2,6 +2,7 @@
 //! INTERFACE.md shape). Owns formatting only; nothing here decides or changes anything.
 
 use crate::engine::{Decision, Verdict};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// A decision as JSON (INTERFACE.md: decision, principal, action, resource, reasons, errors).
@@ -71,4 +72,167 @@ pub fn decision_text(d: &Decision) -> String {
         let _ = writeln!(s, "  error: {e}");
     }
     s
+}
+
+/// Output formats of `audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditFormat {
+    Text,
+    Json,
+    Jsonl,
+    Csv,
+    Markdown,
+}
+
+/// How the text and markdown views group rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupBy {
+    /// principal -> action -> resources (what may each do)
+    #[default]
+    Principal,
+    /// resource -> action -> principals (who may act on each)
+    Resource,
+}
+
+/// A row's resource with the args that select it (`pat@globex`, `acme/us-south/default`).
+pub fn target_label(d: &Decision) -> String {
+    match (d.action.as_str(), d.args.get("account")) {
+        ("ks-api-key-reset", _) => format!(
+            "{}/{}/{}",
+            d.resource,
+            d.args.get("region").map(String::as_str).unwrap_or("?"),
+            d.args.get("resource_group").map(String::as_str).unwrap_or("?")
+        ),
+        ("api-key-create", Some(a)) if d.args.len() == 1 && !d.resource.is_empty() => format!("{}@{a}", d.resource),
+        (a, Some(acct)) if a.starts_with("classic-") || a == "user-remove" => format!("{}@{acct}", d.resource),
+        _ => d.resource.clone(),
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+/// One audit row as a JSON object (INTERFACE.md's jsonl row).
+pub fn audit_row_json(d: &Decision) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "principal": d.principal,
+        "action": d.action,
+        "resource": d.resource,
+        "decision": d.decision,
+        "reasons": d.reasons,
+    });
+    if !d.args.is_empty() {
+        v["args"] = serde_json::json!(d.args);
+    }
+    v
+}
+
+/// Writes audit rows as they come: jsonl and csv stream; json streams an array; text and
+/// markdown (for people) group rows, so they keep them until `finish`.
+pub struct AuditWriter<W: std::io::Write> {
+    out: W,
+    format: AuditFormat,
+    by: GroupBy,
+    rows: usize,
+    kept: Vec<Decision>,
+}
+
+impl<W: std::io::Write> AuditWriter<W> {
+    /// A writer of `format` to `out`.
+    pub fn new(out: W, format: AuditFormat, by: GroupBy) -> std::io::Result<Self> {
+        let mut w = AuditWriter { out, format, by, rows: 0, kept: Vec::new() };
+        match format {
+            AuditFormat::Csv => writeln!(w.out, "principal,action,resource,args,reasons")?,
+            AuditFormat::Json => write!(w.out, "{{\"decisions\":[")?,
+            _ => {}
+        }
+        Ok(w)
+    }
+
+    /// Add one allowed decision.
+    pub fn row(&mut self, d: Decision) -> std::io::Result<()> {
+        match self.format {
+            AuditFormat::Jsonl => writeln!(self.out, "{}", audit_row_json(&d))?,
+            AuditFormat::Json => {
+                let sep = if self.rows == 0 { "\n" } else { ",\n" };
+                write!(self.out, "{sep}{}", audit_row_json(&d))?;
+            }
+            AuditFormat::Csv => {
+                let args = d.args.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(";");
+                let reasons = d.reasons.iter().map(|r| r.policy.as_str()).collect::<Vec<_>>().join(";");
+                writeln!(
+                    self.out,
+                    "{},{},{},{},{}",
+                    csv_field(&d.principal),
+                    csv_field(&d.action),
+                    csv_field(&d.resource),
+                    csv_field(&args),
+                    csv_field(&reasons)
+                )?;
+            }
+            AuditFormat::Text | AuditFormat::Markdown => self.kept.push(d),
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Finish the output; `extra` is a JSON value merged into the json object (findings,
+    /// summary), or text appended to the text views.
+    pub fn finish(mut self, json_extra: serde_json::Map<String, serde_json::Value>, text_extra: &str) -> std::io::Result<W> {
+        match self.format {
+            AuditFormat::Json => {
+                write!(self.out, "\n]")?;
+                for (k, v) in json_extra {
+                    write!(self.out, ",{}:{}", serde_json::Value::String(k), v)?;
+                }
+                writeln!(self.out, "}}")?;
+            }
+            AuditFormat::Text | AuditFormat::Markdown => {
+                let md = self.format == AuditFormat::Markdown;
+                // key -> action -> targets
+                let mut groups: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+                for d in &self.kept {
+                    let (k, v) = match self.by {
+                        GroupBy::Principal => (d.principal.clone(), target_label(d)),
+                        GroupBy::Resource => (target_label(d), d.principal.clone()),
+                    };
+                    groups.entry(k).or_default().entry(d.action.clone()).or_default().push(v);
+                }
+                let (what, who) = match self.by {
+                    GroupBy::Principal => ("principal", "may act on"),
+                    GroupBy::Resource => ("resource", "who may"),
+                };
+                if md {
+                    writeln!(self.out, "| {what} | action | {who} |")?;
+                    writeln!(self.out, "|---|---|---|")?;
+                }
+                for (k, actions) in &groups {
+                    if !md {
+                        writeln!(self.out, "{k}")?;
+                    }
+                    for (a, vs) in actions {
+                        if md {
+                            writeln!(self.out, "| {} | {} | {} |", md_cell(k), md_cell(a), md_cell(&vs.join(", ")))?;
+                        } else {
+                            writeln!(self.out, "  {a:<24} {}", vs.join(", "))?;
+                        }
+                    }
+                }
+                writeln!(self.out, "{}{} allowed (principal, action, resource) triples", if md { "\n" } else { "" }, self.rows)?;
+                write!(self.out, "{text_extra}")?;
+            }
+            _ => {}
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
 }

@@ -243,3 +243,55 @@ pub fn export(
         code: EXIT_OK,
     }
 }
+
+/// `keyward generate`: a valid, realistic world as YAML, deterministic for its arguments;
+/// written to `out` (atomically enough: a temporary file renamed) or printed.
+pub fn generate(
+    policy: &PolicyOptions,
+    opts: &crate::generate::GenerateOptions,
+    out: Option<&PathBuf>,
+) -> Outcome {
+    let bundle = match policy::load(policy) {
+        Ok(b) => b,
+        Err(p) => return p.into(),
+    };
+    let world = match crate::generate::generate(opts, &bundle.roles) {
+        Ok(w) => w,
+        Err(p) => return p.into(),
+    };
+    let text = crate::generate::to_yaml(opts, &world);
+    let mut stderr = String::new();
+    if opts.keys_per_user > crate::generate::KEY_LIMIT {
+        stderr.push_str(&format!(
+            "note: --keys-per-user {} is capped at {} keys per identity (R10)\n",
+            opts.keys_per_user,
+            crate::generate::KEY_LIMIT
+        ));
+    }
+    let Some(path) = out else {
+        return Outcome {
+            stdout: text,
+            stderr,
+            code: EXIT_OK,
+        };
+    };
+    let tmp = path.with_extension("yaml.tmp");
+    if let Err(e) = std::fs::write(&tmp, &text).and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Problem::arg("--out", format!("cannot write {}: {e}", path.display())).into();
+    }
+    stderr.push_str(&format!(
+        "wrote {}: {} accounts, {} users, {} service IDs, {} API keys, {} clusters\n",
+        path.display(),
+        world.accounts.len(),
+        world.users.len(),
+        world.service_ids.len(),
+        world.api_keys.len(),
+        world.clusters.len()
+    ));
+    Outcome {
+        stdout: String::new(),
+        stderr,
+        code: EXIT_OK,
+    }
+}

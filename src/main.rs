@@ -40,6 +40,36 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         policies_out: Option<PathBuf>,
     },
+    /// Write a valid, realistic world as YAML, the same for the same arguments.
+    Generate(GenerateArgs),
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    /// Users, account owners and functional IDs included (at least 1).
+    #[arg(long, value_name = "N")]
+    users: usize,
+    /// API keys per user on average; no identity gets more than 20 (R10).
+    #[arg(long, value_name = "K")]
+    keys_per_user: usize,
+    /// Service IDs, spread over the accounts.
+    #[arg(long, value_name = "S")]
+    service_ids: usize,
+    /// Accounts (at least 1).
+    #[arg(long, value_name = "A")]
+    accounts: usize,
+    /// The seed: the same arguments give byte-identical output.
+    #[arg(long, value_name = "X")]
+    seed: u64,
+    /// Write the world here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// The world's `now` (RFC 3339); 2026-11-23T12:00:00Z if absent.
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+    /// A Cedar schema file instead of the shipped one (its roles must include those generated).
+    #[arg(long, value_name = "FILE")]
+    schema: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -174,6 +204,21 @@ fn run(cli: Cli) -> Outcome {
             Err(e) => usage(e),
         },
         Command::Validate { common } => commands::validate(&common.common()),
+        Command::Generate(g) => commands::generate(
+            &PolicyOptions {
+                schema: g.schema,
+                ..Default::default()
+            },
+            &keyward::generate::GenerateOptions {
+                users: g.users,
+                keys_per_user: g.keys_per_user,
+                service_ids: g.service_ids,
+                accounts: g.accounts,
+                seed: g.seed,
+                now: g.now,
+            },
+            g.out.as_ref(),
+        ),
         Command::Export {
             common,
             request: r,

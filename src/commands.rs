@@ -7,8 +7,10 @@ use crate::export;
 use crate::policy::{self, PolicyBundle, PolicyOptions};
 use crate::report;
 use crate::request::RequestSpec;
+use crate::scenario::{Runner, ScriptWorld};
 use crate::world;
-use std::path::PathBuf;
+use crate::{changes, scenario, store};
+use std::path::{Path, PathBuf};
 
 /// Exit code: allowed / success.
 pub const EXIT_OK: i32 = 0;
@@ -293,5 +295,289 @@ pub fn generate(
         stdout: String::new(),
         stderr,
         code: EXIT_OK,
+    }
+}
+
+/// Load the policies, or say why not.
+fn load_bundle(common: &Common) -> Result<PolicyBundle, Outcome> {
+    policy::load(&common.policy).map_err(Outcome::from)
+}
+
+/// Take the world file's lock for a writing run (held until the returned guard is dropped).
+fn lock_for_write(path: &Path) -> Result<store::WorldLock, Outcome> {
+    store::lock(path).map_err(|e| {
+        Problem::arg(
+            "--write",
+            format!("cannot lock {}: {e}", store::lock_path(path).display()),
+        )
+        .into()
+    })
+}
+
+/// Replace the world file with the new state; `None` when written.
+fn write_world(path: &Path, w: &world::World) -> Option<Outcome> {
+    store::write_atomic(path, &w.to_yaml()).err().map(|e| {
+        Problem::arg(
+            "--write",
+            format!("cannot write {}: {e}; it is unchanged", path.display()),
+        )
+        .into()
+    })
+}
+
+/// `keyward apply`: decide a request with the policies and, if allowed, carry it out: the
+/// decision, what was done, the change as a diff and, on create, the key value (printed once,
+/// never stored). Only with `write` is the world file replaced (atomically, under its lock,
+/// and only when the request was allowed, succeeded and changed something). Exit 0 allowed and
+/// done, 2 denied, 1 bad input or a failed operation (conflict, not found).
+pub fn apply(common: &Common, spec: &RequestSpec, write: bool) -> Outcome {
+    let bundle = match load_bundle(common) {
+        Ok(b) => b,
+        Err(o) => return o,
+    };
+    let Some(path) = &common.world else {
+        return Problem::arg("--world", "apply needs --world FILE").into();
+    };
+    // Held from reading the world to the rename, so concurrent writers serialise.
+    let _lock = if write {
+        match lock_for_write(path) {
+            Ok(l) => Some(l),
+            Err(o) => return o,
+        }
+    } else {
+        None
+    };
+    let w = match world::load_world(path, &bundle.roles) {
+        Ok(w) => w,
+        Err(p) => return p.into(),
+    };
+    let mut runner = match Runner::new(bundle, w, common.now.clone()) {
+        Ok(r) => r,
+        Err(p) => return p.into(),
+    };
+    if let Err(p) = runner.engine().translate(spec) {
+        return p.into();
+    }
+    let r = runner.request(spec);
+    let Some(d) = &r.decision else {
+        return Outcome {
+            stdout: String::new(),
+            stderr: format!("error: {}\n", r.failure.unwrap_or_default()),
+            code: EXIT_BAD_INPUT,
+        };
+    };
+    let mut written = false;
+    if let (true, Some(e)) = (write, &r.effect) {
+        if !e.changes.is_empty() {
+            if let Some(o) = write_world(path, runner.world()) {
+                return o;
+            }
+            written = true;
+        }
+    }
+    let code = r.code();
+    let note = match (&r.effect, write, written) {
+        (None, _, _) => None,
+        (Some(e), _, _) if e.changes.is_empty() => None,
+        (Some(_), true, true) => Some(format!("wrote {}", path.display())),
+        (Some(_), _, _) => Some(format!(
+            "dry run: {} is unchanged (--write keeps the change)",
+            path.display()
+        )),
+    };
+    let stderr = r
+        .failure
+        .as_ref()
+        .map(|f| format!("error: {f}\n"))
+        .unwrap_or_default();
+    let stdout = match common.format {
+        Format::Json => {
+            let mut v = report::decision_json(d);
+            if let Some(e) = &r.effect {
+                v["summary"] = serde_json::json!(e.summary);
+                v["changes"] = changes::changes_json(&e.changes);
+                if let Some(res) = &e.result {
+                    v["result"] = res.clone();
+                }
+                if let Some(s) = &e.secret {
+                    v["api_key_value"] = serde_json::json!(s.reveal());
+                }
+            } else if r.failure.is_some() {
+                v["changes"] = serde_json::json!([]);
+            }
+            if let Some(f) = &r.failure {
+                v["error"] = serde_json::json!(f);
+            }
+            v["written"] = serde_json::json!(written);
+            format!("{v}\n")
+        }
+        Format::Text => {
+            let mut s = report::decision_text(d);
+            if let Some(e) = &r.effect {
+                s.push_str(&e.summary);
+                s.push('\n');
+                if let Some(secret) = &e.secret {
+                    s.push_str(&format!(
+                        "api key value (shown once; only its fingerprint is kept): {}\n",
+                        secret.reveal()
+                    ));
+                }
+                s.push_str(&changes::diff_text(&e.changes));
+            }
+            if let Some(n) = note {
+                s.push_str(&n);
+                s.push('\n');
+            }
+            s
+        }
+    };
+    Outcome {
+        stdout,
+        stderr,
+        code,
+    }
+}
+
+/// `keyward run SCRIPT`: a scenario of requests and events, each seeing the state the previous
+/// ones left; one line per step, then the difference between the first and the final state.
+/// Exit 0 when every step met its expectation (a step without one: anything but a failure),
+/// 1 otherwise or on bad input. With `write`, the final state replaces the world file (under
+/// its lock, held for the whole run) when every step met its expectation. `common.world`
+/// (`--world`) overrides the script's world. Key values made by a scenario are never shown.
+pub fn run(common: &Common, script_path: &Path, write: bool) -> Outcome {
+    let bundle = match load_bundle(common) {
+        Ok(b) => b,
+        Err(o) => return o,
+    };
+    let script = match scenario::load_script(script_path, &bundle.roles) {
+        Ok(s) => s,
+        Err(p) => return p.into(),
+    };
+    let source = match (&common.world, script.world) {
+        (Some(p), _) => ScriptWorld::File(p.clone()),
+        (None, s) => s,
+    };
+    let (path, initial, _lock) = match source {
+        ScriptWorld::Missing => {
+            return Problem::new(
+                &script.file,
+                crate::yaml::Pos { line: 1, col: 1 },
+                "world",
+                "the script names no world: add `world: FILE` (relative to the script) or pass --world FILE",
+            )
+            .into();
+        }
+        ScriptWorld::Inline(w) => {
+            if write {
+                return Problem::arg(
+                    "--write",
+                    "this script's world is written inline: give --world FILE to keep the final state",
+                )
+                .into();
+            }
+            (None, *w, None)
+        }
+        ScriptWorld::File(p) => {
+            let lock = if write {
+                match lock_for_write(&p) {
+                    Ok(l) => Some(l),
+                    Err(o) => return o,
+                }
+            } else {
+                None
+            };
+            match world::load_world(&p, &bundle.roles) {
+                Ok(w) => (Some(p), w, lock),
+                Err(e) => return e.into(),
+            }
+        }
+    };
+    let mut runner = match Runner::new(bundle, initial.clone(), common.now.clone()) {
+        Ok(r) => r,
+        Err(p) => return p.into(),
+    };
+    let mut lines = Vec::new();
+    let mut steps_json = Vec::new();
+    let mut failed = 0;
+    for (i, step) in script.steps.iter().enumerate() {
+        let r = runner.step(&step.action);
+        if !scenario::met(step, &r) {
+            failed += 1;
+        }
+        match common.format {
+            Format::Text => lines.push(scenario::step_line(i + 1, step, &r)),
+            Format::Json => steps_json.push(scenario::step_json(i + 1, step, &r)),
+        }
+    }
+    let total = script.steps.len();
+    let passed = failed == 0;
+    let final_changes = changes::diff(&initial, runner.world());
+    let mut written = false;
+    let mut note = None;
+    if let Some(p) = &path {
+        if write && passed && !final_changes.is_empty() {
+            if let Some(o) = write_world(p, runner.world()) {
+                return o;
+            }
+            written = true;
+            note = Some(format!("wrote {}", p.display()));
+        } else if write && !passed {
+            note = Some(format!(
+                "not written: {failed} step(s) did not meet their expectation; {} is unchanged",
+                p.display()
+            ));
+        } else if !write && !final_changes.is_empty() {
+            note = Some(format!(
+                "dry run: {} is unchanged (--write keeps the final state)",
+                p.display()
+            ));
+        }
+    }
+    let stdout = match common.format {
+        Format::Json => format!(
+            "{}\n",
+            serde_json::json!({
+                "script": script.file,
+                "world": path.as_ref().map(|p| p.display().to_string()),
+                "steps": steps_json,
+                "changes": changes::changes_json(&final_changes),
+                "passed": total - failed,
+                "failed": failed,
+                "written": written,
+            })
+        ),
+        Format::Text => {
+            let mut s = match &path {
+                Some(p) => format!("run {} on {}\n", script.file, p.display()),
+                None => format!("run {} on its inline world\n", script.file),
+            };
+            for l in &lines {
+                s.push_str(l);
+                s.push('\n');
+            }
+            if final_changes.is_empty() {
+                s.push_str("final state: no change\n");
+            } else {
+                s.push_str(&format!(
+                    "final state: {} change(s)\n{}",
+                    final_changes.len(),
+                    changes::diff_text(&final_changes)
+                ));
+            }
+            s.push_str(&format!(
+                "{total} steps: {} met their expectation, {failed} did not\n",
+                total - failed
+            ));
+            if let Some(n) = note {
+                s.push_str(&n);
+                s.push('\n');
+            }
+            s
+        }
+    };
+    Outcome {
+        stdout,
+        stderr: String::new(),
+        code: if passed { EXIT_OK } else { EXIT_BAD_INPUT },
     }
 }

@@ -25,6 +25,28 @@ enum Command {
         #[command(flatten)]
         request: RequestArgs,
     },
+    /// Decide one request and, if allowed, carry it out (a dry run unless --write): exit 0
+    /// done, 2 denied, 1 bad input or failed (conflict, not found).
+    Apply {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        request: RequestArgs,
+        /// Replace the world file with the new state (atomically, under its lock).
+        #[arg(long)]
+        write: bool,
+    },
+    /// Run a scenario script of requests and events; exit non-zero when an expectation fails.
+    Run {
+        /// The script (YAML): `world` and `steps`.
+        #[arg(value_name = "SCRIPT")]
+        script: PathBuf,
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Keep the final state in the world file (when every step met its expectation).
+        #[arg(long)]
+        write: bool,
+    },
     /// Validate the policies against the schema (strict) and, with --world, the world file.
     Validate {
         #[command(flatten)]
@@ -203,6 +225,25 @@ fn run(cli: Cli) -> Outcome {
             Ok(s) => commands::check(&common.common(), &s),
             Err(e) => usage(e),
         },
+        Command::Apply {
+            common,
+            request: r,
+            write,
+        } => match spec(
+            r.principal,
+            r.action,
+            r.resource,
+            r.args,
+            r.via_trusted_profile,
+        ) {
+            Ok(s) => commands::apply(&common.common(), &s, write),
+            Err(e) => usage(e),
+        },
+        Command::Run {
+            script,
+            common,
+            write,
+        } => commands::run(&common.common(), &script, write),
         Command::Validate { common } => commands::validate(&common.common()),
         Command::Generate(g) => commands::generate(
             &PolicyOptions {

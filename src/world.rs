@@ -370,11 +370,17 @@ pub fn parse_world(file: &str, src: &str, roles: &RoleCatalog) -> Result<World, 
             format!("not valid YAML/JSON: {}", e.message),
         ))
     })?;
+    world_from_node(file, &root, roles)
+}
+
+/// Validate a world from an already parsed YAML node (e.g. a world written inline in a
+/// scenario script); problems are located in `file` by the node's positions.
+pub fn world_from_node(file: &str, root: &Node, roles: &RoleCatalog) -> Result<World, Problems> {
     let mut p = Vec::new();
     let mut sh = Shape::default();
-    let mut world = shape(file, &root, &mut p, &mut sh);
+    let mut world = shape(file, root, &mut p, &mut sh);
     // Cross-record checks run on what parsed, so one pass reports every problem.
-    check(file, &root, &mut world, roles, &sh, &mut p);
+    check(file, root, &mut world, roles, &sh, &mut p);
     if p.is_empty() {
         Ok(world)
     } else {

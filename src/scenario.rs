@@ -1,0 +1,599 @@
+//! Scenarios: a script of steps (requests and events) run in order against a world, each step
+//! seeing the state the previous ones left, with expectations checked.
+//!
+//! Owns the script format (INTERFACE.md `keyward run`), its located parse errors, and the
+//! [`Runner`] that decides each request with the policies ([`Engine::decide`]) and carries out
+//! what they allow ([`changes`]). It must not decide permissions nor change a world itself.
+
+use crate::changes::{self, Effect};
+use crate::engine::{Decision, Engine, Verdict};
+use crate::error::{Problem, Problems};
+use crate::policy::{PolicyBundle, RoleCatalog};
+use crate::request::RequestSpec;
+use crate::world::{self, World};
+use crate::yaml::{self, Kind, Node, Pos};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// What a step expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expect {
+    /// Allowed and carried out (for an event: carried out).
+    Allow,
+    /// Denied by the policies.
+    Deny,
+    /// Not carried out although not denied: bad input in this state (an id that no longer
+    /// exists) or a failed operation (a stale etag, nothing to delete).
+    Fail,
+}
+
+impl Expect {
+    fn word(self) -> &'static str {
+        match self {
+            Expect::Allow => "allow",
+            Expect::Deny => "deny",
+            Expect::Fail => "fail",
+        }
+    }
+}
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepAction {
+    /// A request, decided by the policies.
+    Request(RequestSpec),
+    /// A leak of a key is reported (R14); `now` moves the clock like a request's.
+    Leak { key: String, now: Option<String> },
+}
+
+/// One step of a script.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// Its line in the script.
+    pub line: usize,
+    pub action: StepAction,
+    pub expect: Option<Expect>,
+}
+
+/// Where a script's world comes from.
+#[derive(Debug, Clone)]
+pub enum ScriptWorld {
+    /// A file, relative to the script's folder.
+    File(PathBuf),
+    /// Written in the script.
+    Inline(Box<World>),
+    /// Not named: `--world` must give it.
+    Missing,
+}
+
+/// A parsed script.
+#[derive(Debug, Clone)]
+pub struct Script {
+    pub file: String,
+    pub world: ScriptWorld,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequest {
+    principal: String,
+    action: String,
+    #[serde(default)]
+    resource: Option<String>,
+    #[serde(default)]
+    args: BTreeMap<String, Value>,
+    #[serde(default)]
+    via_trusted_profile: bool,
+    #[serde(default)]
+    now: Option<String>,
+    #[serde(default)]
+    expect: Option<Expect>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum EventName {
+    Leak,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEvent {
+    #[allow(dead_code)] // one event for now; the field is its discriminant
+    event: EventName,
+    key: String,
+    #[serde(default)]
+    now: Option<String>,
+    #[serde(default)]
+    expect: Option<Expect>,
+}
+
+fn de<T: serde::de::DeserializeOwned>(
+    file: &str,
+    node: &Node,
+    field: &str,
+    p: &mut Vec<Problem>,
+) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(node.to_json()) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let inner = e.path().to_string();
+            let msg = e.inner().to_string();
+            let pos = msg
+                .strip_prefix("unknown field `")
+                .and_then(|r| r.split('`').next())
+                .and_then(|f| node.key_pos(f))
+                .unwrap_or_else(|| node.locate(&inner));
+            let path = if inner == "." {
+                field.to_string()
+            } else {
+                format!("{field}.{inner}")
+            };
+            p.push(Problem::new(file, pos, &path, msg));
+            None
+        }
+    }
+}
+
+/// Read and parse a script file; every problem is located (file:line:column, field).
+pub fn load_script(path: &Path, roles: &RoleCatalog) -> Result<Script, Problems> {
+    let file = path.display().to_string();
+    let src = std::fs::read_to_string(path).map_err(|e| {
+        Problems::one(Problem::new(
+            &file,
+            Pos::default(),
+            "",
+            format!("cannot read: {e}"),
+        ))
+    })?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    parse_script(&file, &src, &dir, roles)
+}
+
+/// Parse a script from text; `file` names it in problems, `dir` resolves its world path.
+pub fn parse_script(
+    file: &str,
+    src: &str,
+    dir: &Path,
+    roles: &RoleCatalog,
+) -> Result<Script, Problems> {
+    let root = yaml::parse(src).map_err(|e| {
+        Problems::one(Problem::new(
+            file,
+            e.pos,
+            "",
+            format!("not valid YAML/JSON: {}", e.message),
+        ))
+    })?;
+    let mut p = Vec::new();
+    let Kind::Map(entries) = &root.kind else {
+        return Err(Problems::one(Problem::new(
+            file,
+            root.pos,
+            "",
+            "a script is a mapping with `world` and `steps`",
+        )));
+    };
+    for (k, kpos, _) in entries {
+        if k != "world" && k != "steps" {
+            p.push(Problem::new(
+                file,
+                *kpos,
+                k,
+                format!("unknown field `{k}`, expected `world` or `steps`"),
+            ));
+        }
+    }
+    let world = match root.get("world") {
+        None => ScriptWorld::Missing,
+        Some(n) => match &n.kind {
+            Kind::Scalar(Value::String(s)) => ScriptWorld::File(dir.join(s)),
+            Kind::Map(_) => match world::world_from_node(file, n, roles) {
+                Ok(w) => ScriptWorld::Inline(Box::new(w)),
+                Err(e) => {
+                    p.extend(e.0);
+                    ScriptWorld::Missing
+                }
+            },
+            _ => {
+                p.push(Problem::new(
+                    file,
+                    n.pos,
+                    "world",
+                    "expected a path (relative to the script) or a world written inline",
+                ));
+                ScriptWorld::Missing
+            }
+        },
+    };
+    let mut steps = Vec::new();
+    match root.get("steps").map(|n| (n, &n.kind)) {
+        None => p.push(Problem::new(
+            file,
+            root.pos,
+            "steps",
+            "a script needs `steps`: a list of requests and events",
+        )),
+        Some((_, Kind::Seq(items))) => {
+            for (i, item) in items.iter().enumerate() {
+                let field = format!("steps[{i}]");
+                if !matches!(item.kind, Kind::Map(_)) {
+                    p.push(Problem::new(
+                        file,
+                        item.pos,
+                        &field,
+                        "a step is a mapping: a request {principal, action, resource, args, …} or an event {event: leak, key}",
+                    ));
+                    continue;
+                }
+                if item.get("event").is_some() {
+                    if let Some(e) = de::<RawEvent>(file, item, &field, &mut p) {
+                        steps.push(Step {
+                            line: item.pos.line,
+                            action: StepAction::Leak {
+                                key: e.key,
+                                now: e.now,
+                            },
+                            expect: e.expect,
+                        });
+                    }
+                    continue;
+                }
+                let Some(r) = de::<RawRequest>(file, item, &field, &mut p) else {
+                    continue;
+                };
+                let mut args = BTreeMap::new();
+                for (name, v) in r.args {
+                    let text = match &v {
+                        Value::String(s) => Some(s.clone()),
+                        Value::Bool(_) | Value::Number(_) => Some(v.to_string()),
+                        _ => None,
+                    };
+                    match text {
+                        Some(t) => {
+                            args.insert(name, t);
+                        }
+                        None => p.push(Problem::new(
+                            file,
+                            item.locate(&format!("args.{name}")),
+                            &format!("{field}.args.{name}"),
+                            "an arg's value is a single string, number or boolean",
+                        )),
+                    }
+                }
+                steps.push(Step {
+                    line: item.pos.line,
+                    action: StepAction::Request(RequestSpec {
+                        principal: r.principal,
+                        action: r.action,
+                        resource: r.resource,
+                        args,
+                        via_trusted_profile: r.via_trusted_profile,
+                        now: r.now,
+                    }),
+                    expect: r.expect,
+                });
+            }
+        }
+        Some((n, _)) => p.push(Problem::new(
+            file,
+            n.pos,
+            "steps",
+            "expected a list of steps",
+        )),
+    }
+    if p.is_empty() {
+        Ok(Script {
+            file: file.to_string(),
+            world,
+            steps,
+        })
+    } else {
+        p.sort_by_key(|a| a.pos);
+        Err(Problems(p))
+    }
+}
+
+/// What one step came to.
+#[derive(Debug, Clone)]
+pub struct StepResult {
+    /// The decision, for a request that could be decided.
+    pub decision: Option<Decision>,
+    /// The effect, when the request was allowed and carried out, or the event happened.
+    pub effect: Option<Effect>,
+    /// Why it was not carried out although not denied (bad input, a failed operation).
+    pub failure: Option<String>,
+}
+
+impl StepResult {
+    /// What happened, in the terms of an expectation.
+    pub fn got(&self) -> Expect {
+        match (&self.effect, &self.decision) {
+            (Some(_), _) => Expect::Allow,
+            (None, Some(d)) if d.decision == Verdict::Deny => Expect::Deny,
+            _ => Expect::Fail,
+        }
+    }
+
+    /// The exit code `apply` gives it: 0 done, 2 denied, 1 bad input or failed.
+    pub fn code(&self) -> i32 {
+        match self.got() {
+            Expect::Allow => 0,
+            Expect::Deny => 2,
+            Expect::Fail => 1,
+        }
+    }
+}
+
+/// A world under change: decides each request with the policies on the current state and
+/// carries out what they allow; a new engine is built after every change.
+pub struct Runner {
+    bundle: PolicyBundle,
+    engine: Engine,
+    now_override: Option<String>,
+    /// The scenario's clock: the last `now` a step set (it applies to later steps too).
+    clock: Option<String>,
+}
+
+impl Runner {
+    /// Start from a validated world; `now_override` is `--now`.
+    pub fn new(
+        bundle: PolicyBundle,
+        world: World,
+        now_override: Option<String>,
+    ) -> Result<Self, Problems> {
+        let mut engine = Engine::new(bundle.clone(), world)?;
+        engine.now_override = now_override.clone();
+        Ok(Runner {
+            bundle,
+            engine,
+            now_override,
+            clock: None,
+        })
+    }
+
+    /// The current state.
+    pub fn world(&self) -> &World {
+        &self.engine.tr.world
+    }
+
+    /// The engine of the current state.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn tick(&mut self, now: &Option<String>) {
+        if now.is_some() {
+            self.clock = now.clone();
+        }
+    }
+
+    /// Decide a request and, if allowed, carry it out.
+    pub fn request(&mut self, spec: &RequestSpec) -> StepResult {
+        self.tick(&spec.now);
+        let mut spec = spec.clone();
+        spec.now = self.clock.clone();
+        let d = match self.engine.decide(&spec) {
+            Ok(d) => d,
+            Err(p) => {
+                return StepResult {
+                    decision: None,
+                    effect: None,
+                    failure: Some(format!("bad input: {p}")),
+                };
+            }
+        };
+        if d.decision != Verdict::Allow {
+            return StepResult {
+                decision: Some(d),
+                effect: None,
+                failure: None,
+            };
+        }
+        let done = changes::carry_out(self.world(), &d, &spec, &self.bundle.roles);
+        self.settle(Some(d), done)
+    }
+
+    /// Report a leak of a key (R14).
+    pub fn leak(&mut self, key: &str, now: &Option<String>) -> StepResult {
+        self.tick(now);
+        let done = changes::leak(self.world(), key, &self.bundle.roles);
+        self.settle(None, done)
+    }
+
+    /// Run one step of a script.
+    pub fn step(&mut self, action: &StepAction) -> StepResult {
+        match action {
+            StepAction::Request(spec) => self.request(spec),
+            StepAction::Leak { key, now } => self.leak(key, now),
+        }
+    }
+
+    fn settle(
+        &mut self,
+        decision: Option<Decision>,
+        done: Result<Effect, changes::Failure>,
+    ) -> StepResult {
+        let effect = match done {
+            Ok(e) => e,
+            Err(f) => {
+                return StepResult {
+                    decision,
+                    effect: None,
+                    failure: Some(f.to_string()),
+                };
+            }
+        };
+        if !effect.changes.is_empty() {
+            match Engine::new(self.bundle.clone(), effect.world.clone()) {
+                Ok(mut e) => {
+                    e.now_override = self.now_override.clone();
+                    self.engine = e;
+                }
+                Err(p) => {
+                    return StepResult {
+                        decision,
+                        effect: None,
+                        failure: Some(format!("the changed world cannot be evaluated: {p}")),
+                    };
+                }
+            }
+        }
+        StepResult {
+            decision,
+            effect: Some(effect),
+            failure: None,
+        }
+    }
+}
+
+fn args_text(args: &BTreeMap<String, String>) -> String {
+    if args.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " ({})",
+            args.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
+
+/// The request as written, with a caller-supplied key value hidden.
+fn request_text(spec: &RequestSpec) -> String {
+    let mut args = spec.args.clone();
+    if let Some(v) = args.get_mut("apikey") {
+        *v = "(hidden)".into();
+    }
+    format!(
+        "{} {} {}{}",
+        spec.principal,
+        spec.action,
+        spec.resource.as_deref().unwrap_or(""),
+        args_text(&args)
+    )
+}
+
+fn reasons_text(d: &Decision) -> String {
+    let lead = match (d.decision, d.reasons.is_empty()) {
+        (Verdict::Allow, _) => "permitted by",
+        (Verdict::Deny, false) => "forbidden by",
+        (Verdict::Deny, true) if d.errors.is_empty() => return "not permitted".into(),
+        (Verdict::Deny, true) => return "denied: evaluation failed (fails closed)".into(),
+    };
+    let names: Vec<String> = d
+        .reasons
+        .iter()
+        .map(|r| {
+            if r.rules.is_empty() {
+                r.policy.clone()
+            } else {
+                format!("{} [{}]", r.policy, r.rules.join(", "))
+            }
+        })
+        .collect();
+    format!("{lead} {}", names.join(", "))
+}
+
+/// Whether a step met its expectation (no expectation: anything but a failure).
+pub fn met(step: &Step, r: &StepResult) -> bool {
+    match step.expect {
+        Some(e) => e == r.got(),
+        None => r.got() != Expect::Fail,
+    }
+}
+
+/// One line for a step: number, ok / NOT OK, what happened, why, and what it did.
+pub fn step_line(n: usize, step: &Step, r: &StepResult) -> String {
+    let ok = met(step, r);
+    let mark = if ok { "ok" } else { "NOT OK" };
+    let (label, what) = match (&step.action, &r.decision) {
+        (StepAction::Leak { key, .. }, _) => ("EVENT", format!("leak {key}")),
+        (StepAction::Request(_), Some(d)) => (
+            if d.decision == Verdict::Allow {
+                "ALLOW"
+            } else {
+                "DENY"
+            },
+            format!(
+                "{} {} {}{}",
+                d.principal,
+                d.action,
+                d.resource,
+                args_text(&d.args)
+            ),
+        ),
+        (StepAction::Request(spec), None) => ("ERROR", request_text(spec)),
+    };
+    let mut parts = Vec::new();
+    if let Some(d) = &r.decision {
+        parts.push(reasons_text(d));
+    }
+    if let Some(e) = &r.effect {
+        parts.push(e.summary.clone());
+    }
+    if let Some(f) = &r.failure {
+        parts.push(f.replace('\n', " "));
+    }
+    let mut line = format!("{n:>3} {mark:<6} {label:<5}  {what}");
+    if !parts.is_empty() {
+        line.push_str(": ");
+        line.push_str(&parts.join("; "));
+    }
+    if !ok {
+        let wanted = step.expect.map(Expect::word).unwrap_or("allow or deny");
+        line.push_str(&format!(
+            "  (line {}: expected {wanted}, got {})",
+            step.line,
+            r.got().word()
+        ));
+    }
+    line
+}
+
+/// A step as JSON: its request or event, expectation, outcome, explanation and changes.
+pub fn step_json(n: usize, step: &Step, r: &StepResult) -> Value {
+    let mut v = json!({
+        "step": n,
+        "line": step.line,
+        "got": r.got().word(),
+        "met": met(step, r),
+    });
+    match &step.action {
+        StepAction::Leak { key, .. } => {
+            v["event"] = json!("leak");
+            v["key"] = json!(key);
+        }
+        StepAction::Request(spec) => {
+            v["principal"] = json!(spec.principal);
+            v["action"] = json!(spec.action);
+            v["resource"] = json!(spec.resource);
+        }
+    }
+    if let Some(e) = step.expect {
+        v["expect"] = json!(e.word());
+    }
+    if let Some(d) = &r.decision {
+        v["decision"] = json!(d.decision);
+        v["args"] = json!(d.args);
+        v["reasons"] = json!(d.reasons);
+        v["errors"] = json!(d.errors);
+    }
+    if let Some(e) = &r.effect {
+        v["summary"] = json!(e.summary);
+        v["changes"] = changes::changes_json(&e.changes);
+        if let Some(res) = &e.result {
+            v["result"] = res.clone();
+        }
+    }
+    if let Some(f) = &r.failure {
+        v["error"] = json!(f);
+    }
+    v
+}

@@ -581,3 +581,29 @@ pub fn run(common: &Common, script_path: &Path, write: bool) -> Outcome {
         code: if passed { EXIT_OK } else { EXIT_BAD_INPUT },
     }
 }
+
+/// `keyward findings`: the findings F1-F6 of RULES.md for a world (recommendations: exit 0
+/// whatever they are; 1 for bad input).
+pub fn findings(common: &Common) -> Outcome {
+    let engine = match load_engine(common) {
+        Ok(e) => e,
+        Err(p) => return p.into(),
+    };
+    // Expiries are judged against `now`: a bad --now is bad input, not a guess.
+    if let Err(p) = engine.now_for(&RequestSpec::default()) {
+        return p.into();
+    }
+    let found = crate::findings::findings(&engine);
+    let stdout = match common.format {
+        Format::Json => format!(
+            "{}\n",
+            serde_json::json!({"findings": crate::findings::findings_json(&found)})
+        ),
+        Format::Text => crate::findings::findings_text(&found),
+    };
+    Outcome {
+        stdout,
+        stderr: String::new(),
+        code: EXIT_OK,
+    }
+}

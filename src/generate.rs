@@ -44,8 +44,18 @@ const ROLES_USED: [(&str, &str); 8] = [
 ];
 
 const ACCOUNT_NAMES: [&str; 12] = [
-    "acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "wonka", "cyberdyne",
-    "tyrell", "soylent", "vandelay",
+    "acme",
+    "globex",
+    "initech",
+    "umbrella",
+    "hooli",
+    "stark",
+    "wayne",
+    "wonka",
+    "cyberdyne",
+    "tyrell",
+    "soylent",
+    "vandelay",
 ];
 const FIRST_NAMES: [&str; 32] = [
     "ada", "bruno", "chen", "dara", "elif", "femi", "gus", "hana", "igor", "jana", "kofi", "lena",
@@ -289,9 +299,7 @@ impl Gen {
                 }
             }
         }
-        let functional: Vec<bool> = (0..n)
-            .map(|u| !is_owner(u) && self.rng.chance(4))
-            .collect();
+        let functional: Vec<bool> = (0..n).map(|u| !is_owner(u) && self.rng.chance(4)).collect();
         self.plans = (0..a_count).map(|_| AccountPlan::default()).collect();
         for (u, accts) in accounts_of.iter().enumerate() {
             for &a in accts {
@@ -321,11 +329,7 @@ impl Gen {
         let width = n.to_string().len();
         for u in 0..n {
             let id = if functional[u] {
-                format!(
-                    "fid-{}-{:0width$}",
-                    FUNCTIONS[u % FUNCTIONS.len()],
-                    u + 1
-                )
+                format!("fid-{}-{:0width$}", FUNCTIONS[u % FUNCTIONS.len()], u + 1)
             } else {
                 format!(
                     "{}-{:0width$}",
@@ -535,7 +539,11 @@ impl Gen {
             }
             if self.rng.chance(15) && !self.plans[a].people.is_empty() {
                 let u = *self.rng.pick(&self.plans[a].people);
-                let role = if self.rng.chance(50) { OPERATOR } else { EDITOR };
+                let role = if self.rng.chance(50) {
+                    OPERATOR
+                } else {
+                    EDITOR
+                };
                 let b = self.bind(self.uid(u), a, IAM_IDENTITY, &[role]);
                 self.world.role_bindings[b].resource = Some(id.clone());
             }
@@ -704,7 +712,12 @@ impl Gen {
 
     fn keys(&mut self) {
         let k = self.opts.keys_per_user.min(KEY_LIMIT);
-        let accounts: Vec<Vec<String>> = self.world.users.iter().map(|u| u.accounts.clone()).collect();
+        let accounts: Vec<Vec<String>> = self
+            .world
+            .users
+            .iter()
+            .map(|u| u.accounts.clone())
+            .collect();
         for (u, accts) in accounts.iter().enumerate() {
             let target = if k == 0 {
                 0
@@ -713,7 +726,9 @@ impl Gen {
             } else {
                 self.rng.range(k - k / 2, k + k / 2)
             };
-            let want = target.saturating_sub(self.key_counts[u]).min(self.room(Holder::User(u)));
+            let want = target
+                .saturating_sub(self.key_counts[u])
+                .min(self.room(Holder::User(u)));
             for _ in 0..want {
                 let account = self.rng.pick(accts).clone();
                 let name = *self.rng.pick(&KEY_NAMES);

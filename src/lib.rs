@@ -11,6 +11,7 @@ pub mod engine;
 pub mod entities;
 pub mod error;
 pub mod export;
+pub mod findings;
 pub mod generate;
 pub mod policy;
 pub mod report;

@@ -64,6 +64,12 @@ enum Command {
     },
     /// Write a valid, realistic world as YAML, the same for the same arguments.
     Generate(GenerateArgs),
+    /// Findings F1-F6 of RULES.md: risky cluster API keys, keys that never expire, accounts
+    /// open to roleless members, identities near the key limit.
+    Findings {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
 }
 
 #[derive(Args)]
@@ -245,6 +251,7 @@ fn run(cli: Cli) -> Outcome {
             write,
         } => commands::run(&common.common(), &script, write),
         Command::Validate { common } => commands::validate(&common.common()),
+        Command::Findings { common } => commands::findings(&common.common()),
         Command::Generate(g) => commands::generate(
             &PolicyOptions {
                 schema: g.schema,

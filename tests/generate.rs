@@ -80,7 +80,10 @@ fn no_identity_exceeds_the_key_limit() {
         }
         let max = counts.values().copied().max().unwrap_or(0);
         assert!(max <= KEY_LIMIT, "seed {seed}: an identity has {max} keys");
-        assert_eq!(max, KEY_LIMIT, "with 30 asked for, identities reach the cap");
+        assert_eq!(
+            max, KEY_LIMIT,
+            "with 30 asked for, identities reach the cap"
+        );
     }
 }
 
@@ -95,14 +98,20 @@ fn worlds_are_realistic() {
     };
     // A role mix, most users with no IAM role.
     for role in ["Administrator", "Operator", "Editor", "Viewer"] {
-        assert!(roles_of("iam-identity", role) >= 12, "{role} in each account");
+        assert!(
+            roles_of("iam-identity", role) >= 12,
+            "{role} in each account"
+        );
     }
     let direct_iam: usize = w
         .role_bindings
         .iter()
         .filter(|b| b.service == "iam-identity" && w.user(&b.subject).is_some())
         .count();
-    assert!(direct_iam < w.users.len() / 4, "most users hold no IAM role");
+    assert!(
+        direct_iam < w.users.len() / 4,
+        "most users hold no IAM role"
+    );
     assert!(roles_of("user-management", "Administrator") >= 12);
     // Access groups: key creators, region-scoped platform admins.
     let creator_groups = w
@@ -114,15 +123,19 @@ fn worlds_are_realistic() {
         })
         .count();
     assert_eq!(creator_groups, 12);
-    assert!(w.role_bindings.iter().any(|b| b.service == "containers-kubernetes"
-        && b.region.is_some()
-        && w.access_groups.iter().any(|g| g.id == b.subject)));
-    // Service-ID-scoped bindings.
     assert!(
         w.role_bindings
             .iter()
-            .any(|b| b.resource.as_ref().is_some_and(|r| w.service_id(r).is_some()))
+            .any(|b| b.service == "containers-kubernetes"
+                && b.region.is_some()
+                && w.access_groups.iter().any(|g| g.id == b.subject))
     );
+    // Service-ID-scoped bindings.
+    assert!(w.role_bindings.iter().any(|b| {
+        b.resource
+            .as_ref()
+            .is_some_and(|r| w.service_id(r).is_some())
+    }));
     // Classic hierarchy a few levels deep.
     let parent: HashMap<&str, &str> = w
         .users
@@ -138,7 +151,10 @@ fn worlds_are_realistic() {
         d
     };
     let deepest = w.users.iter().map(|u| depth(&u.id)).max().unwrap_or(0);
-    assert!((3..=4).contains(&deepest), "deepest classic chain {deepest}");
+    assert!(
+        (3..=4).contains(&deepest),
+        "deepest classic chain {deepest}"
+    );
     // Functional IDs and users in several accounts.
     assert!(w.users.iter().filter(|u| u.functional).count() >= 12);
     assert!(w.users.iter().filter(|u| u.accounts.len() > 1).count() >= 20);
@@ -164,7 +180,11 @@ fn worlds_are_realistic() {
     let holders: Vec<Option<bool>> = w
         .cluster_api_keys
         .iter()
-        .map(|s| key(&s.api_key).and_then(|k| w.user(&k.identity)).map(|u| u.functional))
+        .map(|s| {
+            key(&s.api_key)
+                .and_then(|k| w.user(&k.identity))
+                .map(|u| u.functional)
+        })
         .collect();
     assert!(holders.contains(&Some(true)), "a functional ID's key");
     assert!(holders.contains(&Some(false)), "a person's key");
@@ -175,8 +195,14 @@ fn worlds_are_realistic() {
     assert!(k.iter().any(|k| k.disabled));
     assert!(k.iter().any(|k| k.obsolete));
     assert!(k.iter().any(|k| k.expires_at.is_none()));
-    assert!(k.iter().any(|k| k.expires_at.as_deref().is_some_and(|t| t < now)));
-    assert!(k.iter().any(|k| k.expires_at.as_deref().is_some_and(|t| t > now)));
+    assert!(
+        k.iter()
+            .any(|k| k.expires_at.as_deref().is_some_and(|t| t < now))
+    );
+    assert!(
+        k.iter()
+            .any(|k| k.expires_at.as_deref().is_some_and(|t| t > now))
+    );
     assert!(k.iter().any(|k| k.action_when_leaked == LeakAction::None));
     assert!(k.iter().any(|k| k.action_when_leaked == LeakAction::Delete));
     assert!(!w.classic_keys.is_empty());

@@ -280,29 +280,39 @@ impl<'e> Auditor<'e> {
         self.stats.partial_evaluations.fetch_add(1, Ordering::Relaxed);
         let resp = e.policies_for(&t.action).tpe(&req, &self.partial, &e.bundle.schema).ok()?;
         let n = pop.n();
-        let mut permits: Vec<(String, Option<Bits>)> = Vec::new();
-        let mut forbids: Vec<Option<Bits>> = Vec::new();
-        for p in resp.policies() {
-            let id = p.id().to_string();
-            let forbid = e.bundle.info.get(&id).is_some_and(|i| i.effect == "forbid");
-            let set = p.to_pst().ok().and_then(|pp| {
-                let body = pp.body();
-                let mut acc = Bits::all(n);
-                for c in body.clauses() {
-                    let s = match c {
-                        pst::Clause::When(x) => self.set_of(pop, x)?,
-                        pst::Clause::Unless(x) => self.set_of(pop, x)?.not(n),
-                    };
-                    acc = acc.and(&s);
-                }
-                Some(acc)
-            });
-            if forbid {
-                forbids.push(set);
-            } else {
-                permits.push((id, set));
-            }
+        // A policy that errors whatever the principal denies every request (keyward fails
+        // closed): decide one by one, which reports the error exactly as `check` would.
+        if resp.error_permits().next().is_some() || resp.error_forbids().next().is_some() {
+            return None;
         }
+        if resp.true_forbids().next().is_some() {
+            self.stats.set_groups.fetch_add(1, Ordering::Relaxed);
+            return Some(Vec::new()); // forbidden for everyone
+        }
+        let residual_set = |id: &cedar_policy::PolicyId| -> Option<Bits> {
+            let pp = resp.get_policy(id)?.to_pst().ok()?;
+            let mut acc = Bits::all(n);
+            for c in pp.body().clauses() {
+                let s = match c {
+                    pst::Clause::When(x) => self.set_of(pop, x)?,
+                    pst::Clause::Unless(x) => self.set_of(pop, x)?.not(n),
+                };
+                acc = acc.and(&s);
+            }
+            Some(acc)
+        };
+        let mut permits: Vec<(String, Option<Bits>)> = Vec::new();
+        for id in resp.true_permits() {
+            permits.push((id.to_string(), Some(Bits::all(n))));
+        }
+        for id in resp.residual_permits() {
+            permits.push((id.to_string(), residual_set(id)));
+        }
+        if permits.is_empty() {
+            self.stats.set_groups.fetch_add(1, Ordering::Relaxed);
+            return Some(Vec::new()); // nothing can permit it
+        }
+        let forbids: Vec<Option<Bits>> = resp.residual_forbids().map(|id| residual_set(id)).collect();
         let readable = permits.iter().all(|(_, s)| s.is_some()) && forbids.iter().all(Option::is_some);
         if !readable {
             // Candidates: whoever a readable permit may allow, or everyone.

@@ -607,3 +607,130 @@ pub fn findings(common: &Common) -> Outcome {
         code: EXIT_OK,
     }
 }
+
+/// Options of `keyward audit`.
+#[derive(Debug, Clone)]
+pub struct AuditArgs {
+    pub opts: crate::audit::AuditOptions,
+    pub format: crate::report::AuditFormat,
+    pub by: crate::report::GroupBy,
+    /// Add findings F1-F6 (always in the text report).
+    pub findings: bool,
+    /// Compare with these policies instead of the loaded ones.
+    pub against_policies: Vec<PathBuf>,
+    /// Compare with the loaded policies plus these variants.
+    pub against_variants: Vec<String>,
+    /// Compare with another world.
+    pub against_world: Option<PathBuf>,
+    /// Show progress on stderr (when it is a terminal) for audits over a second.
+    pub progress: bool,
+}
+
+/// A progress bar on stderr that appears only after a second, and only when asked for.
+fn progress_bar(enabled: bool) -> impl Fn(usize, usize) + Sync {
+    let start = std::time::Instant::now();
+    let bar = indicatif::ProgressBar::hidden();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} groups ({eta} left)")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let shown = std::sync::atomic::AtomicBool::new(false);
+    move |done: usize, total: usize| {
+        if !enabled {
+            return;
+        }
+        if !shown.load(std::sync::atomic::Ordering::Relaxed) && start.elapsed() > std::time::Duration::from_secs(1) {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            shown.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        if done >= total {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// `keyward audit`: every allowed (principal, action, resource), findings, or the change
+/// impact against other policies or another world. Rows go straight to `out` (streamed for
+/// jsonl/csv/json), so huge audits never sit in memory.
+pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn std::io::Write) -> Outcome {
+    use crate::report::AuditFormat;
+    let engine = match load_engine(common) {
+        Ok(e) => e,
+        Err(p) => return p.into(),
+    };
+    let progress = progress_bar(a.progress);
+    let io_err = |e: std::io::Error| Outcome { stdout: String::new(), stderr: format!("error: cannot write output: {e}\n"), code: EXIT_BAD_INPUT };
+    if !a.against_policies.is_empty() || !a.against_variants.is_empty() || a.against_world.is_some() {
+        let mut other_common = common.clone();
+        if !a.against_policies.is_empty() {
+            other_common.policy.policies = a.against_policies.clone();
+            other_common.policy.variants = Vec::new();
+        }
+        other_common.policy.variants.extend(a.against_variants.iter().cloned());
+        if let Some(w) = &a.against_world {
+            other_common.world = Some(w.clone());
+        }
+        let other = match load_engine(&other_common) {
+            Ok(e) => e,
+            Err(p) => return p.into(),
+        };
+        return match crate::impact::impact(&engine, &other, &a.opts, &progress) {
+            Ok(changes) => match crate::impact::write(&changes, a.format, out) {
+                Ok(()) => Outcome::default(),
+                Err(e) => io_err(e),
+            },
+            Err(e) => Problem::new("", Default::default(), "", e).into(),
+        };
+    }
+    let mut writer = match crate::report::AuditWriter::new(&mut *out, a.format, a.by) {
+        Ok(w) => w,
+        Err(e) => return io_err(e),
+    };
+    let mut failed = None;
+    let stats = crate::audit::audit(
+        &engine,
+        &a.opts,
+        |d| {
+            if failed.is_none() {
+                if let Err(e) = writer.row(d) {
+                    failed = Some(e);
+                }
+            }
+        },
+        &progress,
+    );
+    if let Some(e) = failed {
+        return io_err(e);
+    }
+    let stats = match stats {
+        Ok(s) => s,
+        Err(e) => return Problem::new("", Default::default(), "", e).into(),
+    };
+    let with_findings = a.findings || a.format == AuditFormat::Text;
+    let found = if with_findings { crate::findings::findings(&engine) } else { Vec::new() };
+    let mut json_extra = serde_json::Map::new();
+    let mut text_extra = String::new();
+    if with_findings {
+        json_extra.insert("findings".into(), crate::findings::findings_json(&found));
+        text_extra = format!("\n{}", crate::findings::findings_text(&found));
+    }
+    json_extra.insert("stats".into(), serde_json::Value::String(stats.summary()));
+    let result = writer.finish(json_extra, &text_extra);
+    if let Err(e) = result {
+        return io_err(e);
+    }
+    if a.findings && matches!(a.format, AuditFormat::Jsonl | AuditFormat::Csv) {
+        for f in &found {
+            let line = match a.format {
+                AuditFormat::Jsonl => serde_json::to_string(f).unwrap_or_default(),
+                _ => format!("# finding {} {}: {}", f.rule, f.subject, f.message),
+            };
+            if let Err(e) = writeln!(out, "{line}") {
+                return io_err(e);
+            }
+        }
+    }
+    Outcome::default()
+}

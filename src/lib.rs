@@ -13,6 +13,7 @@ pub mod error;
 pub mod export;
 pub mod findings;
 pub mod generate;
+pub mod impact;
 pub mod policy;
 pub mod report;
 pub mod request;

@@ -1,6 +1,8 @@
 //! The `keyward` command line: argument parsing, then a call into the library.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use keyward::audit::AuditOptions;
+use keyward::report::{AuditFormat, GroupBy};
 use keyward::commands::{self, Common, EXIT_BAD_INPUT, Format, Outcome};
 use keyward::policy::PolicyOptions;
 use keyward::request::RequestSpec;
@@ -62,6 +64,14 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         policies_out: Option<PathBuf>,
     },
+    /// Who may do what: every allowed (principal, action, resource), exact; findings; or the
+    /// decisions that change against other policies, a variant or another world.
+    Audit {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        audit: AuditCli,
+    },
     /// Write a valid, realistic world as YAML, the same for the same arguments.
     Generate(GenerateArgs),
     /// Findings F1-F6 of RULES.md: risky cluster API keys, keys that never expire, accounts
@@ -100,10 +110,59 @@ struct GenerateArgs {
     schema: Option<PathBuf>,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ByArg {
+    Principal,
+    Resource,
+}
+
+#[derive(Args)]
+struct AuditCli {
+    /// Only this principal.
+    #[arg(long, value_name = "ID")]
+    principal: Option<String>,
+    /// Only this action.
+    #[arg(long, value_name = "ACTION")]
+    action: Option<String>,
+    /// Only this resource.
+    #[arg(long, value_name = "ID")]
+    resource: Option<String>,
+    /// Only requests acting in this account.
+    #[arg(long, value_name = "ID")]
+    account: Option<String>,
+    /// Group the text and markdown views by principal (what may each do) or by resource (who may).
+    #[arg(long, value_enum, default_value = "principal")]
+    by: ByArg,
+    /// Add findings F1-F6 (the text report always has them).
+    #[arg(long)]
+    findings: bool,
+    /// Decide every candidate triple one by one with Cedar (slow; to cross-check).
+    #[arg(long)]
+    exhaustive: bool,
+    /// Change impact: compare with these policy files or folders instead of the loaded ones.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    against_policies: Vec<PathBuf>,
+    /// Change impact: compare with the loaded policies plus this variant.
+    #[arg(long, value_name = "NAME")]
+    against_variant: Vec<String>,
+    /// Change impact: compare with another world.
+    #[arg(long, value_name = "FILE")]
+    against_world: Option<PathBuf>,
+    /// Never show progress on stderr.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum FormatArg {
     Text,
     Json,
+    /// One JSON object per line (audit only).
+    Jsonl,
+    /// Comma-separated values (audit only).
+    Csv,
+    /// A Markdown table (audit only).
+    Markdown,
 }
 
 #[derive(Args)]
@@ -139,8 +198,8 @@ impl CommonArgs {
             },
             now: self.now.clone(),
             format: match self.format {
-                FormatArg::Text => Format::Text,
-                FormatArg::Json => Format::Json,
+                FormatArg::Json | FormatArg::Jsonl => Format::Json,
+                _ => Format::Text,
             },
         }
     }
@@ -214,13 +273,68 @@ fn spec(
     })
 }
 
+/// `--format jsonl|csv|markdown` belong to `audit`; elsewhere they are a usage error.
+fn audit_only_format(cmd: &Command) -> Option<&'static str> {
+    let common = match cmd {
+        Command::Check { common, .. }
+        | Command::Apply { common, .. }
+        | Command::Run { common, .. }
+        | Command::Validate { common }
+        | Command::Export { common, .. }
+        | Command::Findings { common } => common,
+        _ => return None,
+    };
+    match common.format {
+        FormatArg::Jsonl => Some("jsonl"),
+        FormatArg::Csv => Some("csv"),
+        FormatArg::Markdown => Some("markdown"),
+        _ => None,
+    }
+}
+
+fn audit(common: CommonArgs, a: AuditCli) -> Outcome {
+    use std::io::IsTerminal;
+    let format = match common.format {
+        FormatArg::Text => AuditFormat::Text,
+        FormatArg::Json => AuditFormat::Json,
+        FormatArg::Jsonl => AuditFormat::Jsonl,
+        FormatArg::Csv => AuditFormat::Csv,
+        FormatArg::Markdown => AuditFormat::Markdown,
+    };
+    // Progress only on a terminal, and not when a program reads json/jsonl from stdout.
+    let machine = matches!(format, AuditFormat::Json | AuditFormat::Jsonl) && !std::io::stdout().is_terminal();
+    let args = commands::AuditArgs {
+        opts: AuditOptions {
+            principal: a.principal,
+            action: a.action,
+            resource: a.resource,
+            account: a.account,
+            exhaustive: a.exhaustive,
+        },
+        format,
+        by: if a.by == ByArg::Resource { GroupBy::Resource } else { GroupBy::Principal },
+        findings: a.findings,
+        against_policies: a.against_policies,
+        against_variants: a.against_variant,
+        against_world: a.against_world,
+        progress: !a.no_progress && !machine && std::io::stderr().is_terminal(),
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    commands::audit(&common.common(), &args, &mut out)
+}
+
 fn run(cli: Cli) -> Outcome {
     let usage = |e: String| Outcome {
         stdout: String::new(),
         stderr: format!("{e}\n"),
         code: EXIT_BAD_INPUT,
     };
+    if let Some(f) = audit_only_format(&cli.command) {
+        return usage(format!("error: --format {f} is only for `keyward audit`; use text or json"));
+    }
     match cli.command {
+        Command::Audit { common, audit: a } => audit(common, a),
         Command::Check { common, request: r } => match spec(
             r.principal,
             r.action,

@@ -133,7 +133,7 @@ fn random_world(seed: u64) -> World {
         let service = r.pick(&services).clone();
         let roles: Vec<String> = catalog
             .roles(&service)
-            .map(|s| s.iter().cloned().collect())
+            .map(|s| s.to_vec())
             .unwrap_or_default();
         if roles.is_empty() {
             continue;

@@ -92,6 +92,9 @@ impl Bits {
     }
 }
 
+/// An entity-valued attribute: how many principals have it, and value -> principals.
+type EntityAttr = (usize, HashMap<(String, String), Bits>);
+
 /// The principals of one entity type and what the set algebra needs to know about them.
 struct Population {
     ty: &'static str,
@@ -102,7 +105,7 @@ struct Population {
     bools: HashMap<String, Vec<Option<bool>>>,
     longs: HashMap<String, Vec<Option<i64>>>,
     /// Attribute -> entity value (type, id) -> principals holding that value.
-    entity_attrs: HashMap<String, (usize, HashMap<(String, String), Bits>)>,
+    entity_attrs: HashMap<String, EntityAttr>,
 }
 
 impl Population {
@@ -149,13 +152,18 @@ pub struct Auditor<'e> {
 }
 
 fn key(v: &serde_json::Value) -> Option<(String, String)> {
-    Some((v["type"].as_str()?.to_string(), v["id"].as_str()?.to_string()))
+    Some((
+        v["type"].as_str()?.to_string(),
+        v["id"].as_str()?.to_string(),
+    ))
 }
 
 impl<'e> Auditor<'e> {
     /// Prepare the populations (users, service IDs) and indexes of an engine's world.
     pub fn new(engine: &'e Engine) -> Result<Self, String> {
-        let partial = PartialEntities::from_concrete(engine.entities.clone(), &engine.bundle.schema).map_err(|e| e.to_string())?;
+        let partial =
+            PartialEntities::from_concrete(engine.entities.clone(), &engine.bundle.schema)
+                .map_err(|e| e.to_string())?;
         let json = engine.tr.entities_json();
         let items = json.as_array().cloned().unwrap_or_default();
         // Parents and transitive ancestors, from the entities as given to Cedar.
@@ -163,7 +171,10 @@ impl<'e> Auditor<'e> {
         let mut attrs: HashMap<(String, String), serde_json::Value> = HashMap::new();
         for e in &items {
             let Some(uid) = key(&e["uid"]) else { continue };
-            let ps = e["parents"].as_array().map(|a| a.iter().filter_map(key).collect()).unwrap_or_default();
+            let ps = e["parents"]
+                .as_array()
+                .map(|a| a.iter().filter_map(key).collect())
+                .unwrap_or_default();
             parents.insert(uid.clone(), ps);
             attrs.insert(uid, e["attrs"].clone());
         }
@@ -183,19 +194,44 @@ impl<'e> Auditor<'e> {
         }
         let mut pops = Vec::new();
         for (t, ids) in [
-            (ty::USER, engine.tr.world.users.iter().map(|u| u.id.clone()).collect::<Vec<_>>()),
-            (ty::SERVICE_ID, engine.tr.world.service_ids.iter().map(|s| s.id.clone()).collect()),
+            (
+                ty::USER,
+                engine
+                    .tr
+                    .world
+                    .users
+                    .iter()
+                    .map(|u| u.id.clone())
+                    .collect::<Vec<_>>(),
+            ),
+            (
+                ty::SERVICE_ID,
+                engine
+                    .tr
+                    .world
+                    .service_ids
+                    .iter()
+                    .map(|s| s.id.clone())
+                    .collect(),
+            ),
         ] {
             let n = ids.len();
-            let index: HashMap<String, usize> = ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect();
+            let index: HashMap<String, usize> = ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| (id.clone(), i))
+                .collect();
             let mut below: HashMap<(String, String), Bits> = HashMap::new();
             let mut bools: HashMap<String, Vec<Option<bool>>> = HashMap::new();
             let mut longs: HashMap<String, Vec<Option<i64>>> = HashMap::new();
-            let mut ents: HashMap<String, (usize, HashMap<(String, String), Bits>)> = HashMap::new();
+            let mut ents: HashMap<String, EntityAttr> = HashMap::new();
             for (i, id) in ids.iter().enumerate() {
                 let uid = (t.to_string(), id.clone());
                 for a in ancestors.get(&uid).into_iter().flatten() {
-                    below.entry(a.clone()).or_insert_with(|| Bits::empty(n)).set(i);
+                    below
+                        .entry(a.clone())
+                        .or_insert_with(|| Bits::empty(n))
+                        .set(i);
                 }
                 if let Some(serde_json::Value::Object(m)) = attrs.get(&uid) {
                     for (name, v) in m {
@@ -204,16 +240,32 @@ impl<'e> Auditor<'e> {
                         } else if let Some(l) = v.as_i64() {
                             longs.entry(name.clone()).or_insert_with(|| vec![None; n])[i] = Some(l);
                         } else if let Some(e) = v.get("__entity").and_then(key) {
-                            let entry = ents.entry(name.clone()).or_insert_with(|| (0, HashMap::new()));
+                            let entry = ents
+                                .entry(name.clone())
+                                .or_insert_with(|| (0, HashMap::new()));
                             entry.0 += 1;
                             entry.1.entry(e).or_insert_with(|| Bits::empty(n)).set(i);
                         }
                     }
                 }
             }
-            pops.push(Population { ty: t, ids, index, below, bools, longs, entity_attrs: ents });
+            pops.push(Population {
+                ty: t,
+                ids,
+                index,
+                below,
+                bools,
+                longs,
+                entity_attrs: ents,
+            });
         }
-        Ok(Auditor { engine, stats: AuditStats::default(), partial, pops, ancestors })
+        Ok(Auditor {
+            engine,
+            stats: AuditStats::default(),
+            partial,
+            pops,
+            ancestors,
+        })
     }
 
     /// The allowed decisions of one (action, resource, args), for every caller.
@@ -275,10 +327,23 @@ impl<'e> Auditor<'e> {
         let context = e.cedar_context(&t).ok()?;
         let action = e.uid("Action", &t.action).ok()?;
         let resource = e.uid(&t.resource.0, &t.resource.1).ok()?;
-        let principal = PartialEntityUid::new(cedar_policy::EntityTypeName::from_str(pop.ty).ok()?, None);
-        let req = PartialRequest::new(principal, action, PartialEntityUid::from_concrete(resource), Some(context), &e.bundle.schema).ok()?;
-        self.stats.partial_evaluations.fetch_add(1, Ordering::Relaxed);
-        let resp = e.policies_for(&t.action).tpe(&req, &self.partial, &e.bundle.schema).ok()?;
+        let principal =
+            PartialEntityUid::new(cedar_policy::EntityTypeName::from_str(pop.ty).ok()?, None);
+        let req = PartialRequest::new(
+            principal,
+            action,
+            PartialEntityUid::from_concrete(resource),
+            Some(context),
+            &e.bundle.schema,
+        )
+        .ok()?;
+        self.stats
+            .partial_evaluations
+            .fetch_add(1, Ordering::Relaxed);
+        let resp = e
+            .policies_for(&t.action)
+            .tpe(&req, &self.partial, &e.bundle.schema)
+            .ok()?;
         let n = pop.n();
         // A policy that errors whatever the principal denies every request (keyward fails
         // closed): decide one by one, which reports the error exactly as `check` would.
@@ -312,8 +377,9 @@ impl<'e> Auditor<'e> {
             self.stats.set_groups.fetch_add(1, Ordering::Relaxed);
             return Some(Vec::new()); // nothing can permit it
         }
-        let forbids: Vec<Option<Bits>> = resp.residual_forbids().map(|id| residual_set(id)).collect();
-        let readable = permits.iter().all(|(_, s)| s.is_some()) && forbids.iter().all(Option::is_some);
+        let forbids: Vec<Option<Bits>> = resp.residual_forbids().map(residual_set).collect();
+        let readable =
+            permits.iter().all(|(_, s)| s.is_some()) && forbids.iter().all(Option::is_some);
         if !readable {
             // Candidates: whoever a readable permit may allow, or everyone.
             let mut cand = Bits::empty(n);
@@ -336,7 +402,11 @@ impl<'e> Auditor<'e> {
         }
         let mut rows = Vec::new();
         for i in allowed.ones() {
-            let mut ids: Vec<&str> = permits.iter().filter(|(_, s)| s.as_ref().is_some_and(|s| s.get(i))).map(|(id, _)| id.as_str()).collect();
+            let mut ids: Vec<&str> = permits
+                .iter()
+                .filter(|(_, s)| s.as_ref().is_some_and(|s| s.get(i)))
+                .map(|(id, _)| id.as_str())
+                .collect();
             ids.sort_unstable();
             let reasons: Vec<Reason> = ids.iter().map(|id| e.reason(id)).collect();
             rows.push(Decision {
@@ -365,7 +435,11 @@ impl<'e> Auditor<'e> {
 
     /// `principal in E`: E itself (if a principal of this type) and everyone below it.
     fn below(&self, pop: &Population, e: &(String, String)) -> Bits {
-        let mut b = pop.below.get(e).cloned().unwrap_or_else(|| Bits::empty(pop.n()));
+        let mut b = pop
+            .below
+            .get(e)
+            .cloned()
+            .unwrap_or_else(|| Bits::empty(pop.n()));
         if e.0 == pop.ty {
             if let Some(&i) = pop.index.get(&e.1) {
                 b.set(i);
@@ -380,16 +454,35 @@ impl<'e> Auditor<'e> {
         match x {
             Expr::Literal(Literal::Bool(true)) => Some(Bits::all(n)),
             Expr::Literal(Literal::Bool(false)) => Some(Bits::empty(n)),
-            Expr::UnaryOp { op: UnaryOp::Not, expr } => Some(self.set_of(pop, expr)?.not(n)),
-            Expr::BinaryOp { op: BinaryOp::And, left, right } => Some(self.set_of(pop, left)?.and(&self.set_of(pop, right)?)),
-            Expr::BinaryOp { op: BinaryOp::Or, left, right } => Some(self.set_of(pop, left)?.or(&self.set_of(pop, right)?)),
-            Expr::IfThenElse { cond, then_expr, else_expr } => {
+            Expr::UnaryOp {
+                op: UnaryOp::Not,
+                expr,
+            } => Some(self.set_of(pop, expr)?.not(n)),
+            Expr::BinaryOp {
+                op: BinaryOp::And,
+                left,
+                right,
+            } => Some(self.set_of(pop, left)?.and(&self.set_of(pop, right)?)),
+            Expr::BinaryOp {
+                op: BinaryOp::Or,
+                left,
+                right,
+            } => Some(self.set_of(pop, left)?.or(&self.set_of(pop, right)?)),
+            Expr::IfThenElse {
+                cond,
+                then_expr,
+                else_expr,
+            } => {
                 let c = self.set_of(pop, cond)?;
                 let t = self.set_of(pop, then_expr)?;
                 let e = self.set_of(pop, else_expr)?;
                 Some(c.clone().and(&t).or(&c.not(n).and(&e)))
             }
-            Expr::BinaryOp { op: op @ (BinaryOp::Eq | BinaryOp::NotEq), left, right } => {
+            Expr::BinaryOp {
+                op: op @ (BinaryOp::Eq | BinaryOp::NotEq),
+                left,
+                right,
+            } => {
                 let other = if Self::is_principal(left) {
                     right
                 } else if Self::is_principal(right) {
@@ -406,7 +499,11 @@ impl<'e> Auditor<'e> {
                 }
                 Some(if *op == BinaryOp::Eq { b } else { b.not(n) })
             }
-            Expr::BinaryOp { op: BinaryOp::In, left, right } if Self::is_principal(left) => match right.as_ref() {
+            Expr::BinaryOp {
+                op: BinaryOp::In,
+                left,
+                right,
+            } if Self::is_principal(left) => match right.as_ref() {
                 Expr::Set(items) => {
                     let mut b = Bits::empty(n);
                     for it in items {
@@ -417,9 +514,15 @@ impl<'e> Auditor<'e> {
                 other => Some(self.below(pop, &Self::lit_uid(other)?)),
             },
             // `E in principal.attr`: principals whose attr is E or one of E's ancestors.
-            Expr::BinaryOp { op: BinaryOp::In, left, right } => {
+            Expr::BinaryOp {
+                op: BinaryOp::In,
+                left,
+                right,
+            } => {
                 let e = Self::lit_uid(left)?;
-                let Expr::GetAttr { expr, attr } = right.as_ref() else { return None };
+                let Expr::GetAttr { expr, attr } = right.as_ref() else {
+                    return None;
+                };
                 if !Self::is_principal(expr) {
                     return None;
                 }
@@ -428,14 +531,23 @@ impl<'e> Auditor<'e> {
                     return None; // some principal lacks it: evaluating would error
                 }
                 let mut b = Bits::empty(n);
-                for a in self.ancestors.get(&e).map(Vec::as_slice).unwrap_or(std::slice::from_ref(&e)) {
+                for a in self
+                    .ancestors
+                    .get(&e)
+                    .map(Vec::as_slice)
+                    .unwrap_or(std::slice::from_ref(&e))
+                {
                     if let Some(s) = by_value.get(a) {
                         b = b.or(s);
                     }
                 }
                 Some(b)
             }
-            Expr::Is { expr, entity_type, in_expr } if Self::is_principal(expr) => {
+            Expr::Is {
+                expr,
+                entity_type,
+                in_expr,
+            } if Self::is_principal(expr) => {
                 if entity_type.to_string() != pop.ty {
                     return Some(Bits::empty(n));
                 }
@@ -443,7 +555,11 @@ impl<'e> Auditor<'e> {
                     None => Some(Bits::all(n)),
                     Some(e) => self.set_of(
                         pop,
-                        &Expr::BinaryOp { op: BinaryOp::In, left: Arc::new(Expr::Var(Var::Principal)), right: e.clone() },
+                        &Expr::BinaryOp {
+                            op: BinaryOp::In,
+                            left: Arc::new(Expr::Var(Var::Principal)),
+                            right: e.clone(),
+                        },
                     ),
                 }
             }
@@ -465,10 +581,24 @@ impl<'e> Auditor<'e> {
     }
 
     /// `principal.attr OP literal` (or mirrored) over a Long attribute every principal has.
-    fn attr_compare(&self, pop: &Population, op: BinaryOp, left: &Expr, right: &Expr) -> Option<Bits> {
+    fn attr_compare(
+        &self,
+        pop: &Population,
+        op: BinaryOp,
+        left: &Expr,
+        right: &Expr,
+    ) -> Option<Bits> {
         let (attr, lit, flipped) = match (left, right) {
-            (Expr::GetAttr { expr, attr }, Expr::Literal(Literal::Long(l))) if Self::is_principal(expr) => (attr, *l, false),
-            (Expr::Literal(Literal::Long(l)), Expr::GetAttr { expr, attr }) if Self::is_principal(expr) => (attr, *l, true),
+            (Expr::GetAttr { expr, attr }, Expr::Literal(Literal::Long(l)))
+                if Self::is_principal(expr) =>
+            {
+                (attr, *l, false)
+            }
+            (Expr::Literal(Literal::Long(l)), Expr::GetAttr { expr, attr })
+                if Self::is_principal(expr) =>
+            {
+                (attr, *l, true)
+            }
             _ => return None,
         };
         let vals = pop.longs.get(attr.as_str())?;
@@ -498,7 +628,12 @@ fn account_of(engine: &Engine, d: &Decision) -> Option<String> {
         principal: d.principal.clone(),
         action: d.action.clone(),
         resource: Some(d.resource.clone()),
-        args: d.args.iter().filter(|(k, _)| k.as_str() != "apikey").map(|(k, v)| (k.clone(), v.clone())).collect(),
+        args: d
+            .args
+            .iter()
+            .filter(|(k, _)| k.as_str() != "apikey")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         ..Default::default()
     };
     engine.translate(&spec).ok().map(|t| t.target.account)
@@ -515,7 +650,10 @@ fn targets(engine: &Engine, opts: &AuditOptions) -> Vec<Target3> {
 
 fn keep(engine: &Engine, opts: &AuditOptions, d: &Decision) -> bool {
     opts.principal.as_deref().is_none_or(|p| p == d.principal)
-        && opts.account.as_deref().is_none_or(|a| account_of(engine, d).as_deref() == Some(a))
+        && opts
+            .account
+            .as_deref()
+            .is_none_or(|a| account_of(engine, d).as_deref() == Some(a))
 }
 
 /// Run an audit, handing the allowed decisions to `sink` in a fixed order (by action, then
@@ -529,7 +667,13 @@ pub fn audit(
 ) -> Result<AuditStats, String> {
     let groups = targets(engine, opts);
     let logins: Vec<(String, String)> = if opts.action.as_deref().is_none_or(|a| a == "login") {
-        let accounts: Vec<String> = engine.tr.world.accounts.iter().map(|a| a.id.clone()).collect();
+        let accounts: Vec<String> = engine
+            .tr
+            .world
+            .accounts
+            .iter()
+            .map(|a| a.id.clone())
+            .collect();
         engine
             .tr
             .world
@@ -542,7 +686,11 @@ pub fn audit(
         Vec::new()
     };
     let total = groups.len() + logins.len();
-    let auditor = if opts.exhaustive { None } else { Some(Auditor::new(engine)?) };
+    let auditor = if opts.exhaustive {
+        None
+    } else {
+        Some(Auditor::new(engine)?)
+    };
     let plain_stats = AuditStats::default();
     let stats = auditor.as_ref().map_or(&plain_stats, |a| &a.stats);
     let callers = callers(&engine.tr);
@@ -556,9 +704,19 @@ pub fn audit(
                 let rows: Vec<Vec<Decision>> = part
                     .par_iter()
                     .map(|(k, a)| {
-                        let s = RequestSpec { principal: k.clone(), action: "login".into(), resource: Some(a.clone()), ..Default::default() };
+                        let s = RequestSpec {
+                            principal: k.clone(),
+                            action: "login".into(),
+                            resource: Some(a.clone()),
+                            ..Default::default()
+                        };
                         stats.decisions.fetch_add(1, Ordering::Relaxed);
-                        engine.decide(&s).ok().filter(|d| d.decision == Verdict::Allow).into_iter().collect()
+                        engine
+                            .decide(&s)
+                            .ok()
+                            .filter(|d| d.decision == Verdict::Allow)
+                            .into_iter()
+                            .collect()
                     })
                     .collect();
                 for d in rows.into_iter().flatten() {
@@ -588,13 +746,20 @@ pub fn audit(
                                 ..Default::default()
                             };
                             stats.decisions.fetch_add(1, Ordering::Relaxed);
-                            engine.decide(&s).ok().filter(|d| d.decision == Verdict::Allow)
+                            engine
+                                .decide(&s)
+                                .ok()
+                                .filter(|d| d.decision == Verdict::Allow)
                         })
                         .collect(),
                 })
                 .collect();
             for mut group in rows {
-                group.sort_by_key(|d| rank.get(d.principal.as_str()).copied().unwrap_or(usize::MAX));
+                group.sort_by_key(|d| {
+                    rank.get(d.principal.as_str())
+                        .copied()
+                        .unwrap_or(usize::MAX)
+                });
                 for d in group {
                     if keep(engine, opts, &d) {
                         sink(d);
@@ -622,5 +787,10 @@ pub type TripleKey = (String, String, String, BTreeMap<String, String>);
 
 /// The key of a decision.
 pub fn triple(d: &Decision) -> TripleKey {
-    (d.principal.clone(), d.action.clone(), d.resource.clone(), d.args.clone())
+    (
+        d.principal.clone(),
+        d.action.clone(),
+        d.resource.clone(),
+        d.args.clone(),
+    )
 }

@@ -631,15 +631,19 @@ fn progress_bar(enabled: bool) -> impl Fn(usize, usize) + Sync {
     let start = std::time::Instant::now();
     let bar = indicatif::ProgressBar::hidden();
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} groups ({eta} left)")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} groups ({eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let shown = std::sync::atomic::AtomicBool::new(false);
     move |done: usize, total: usize| {
         if !enabled {
             return;
         }
-        if !shown.load(std::sync::atomic::Ordering::Relaxed) && start.elapsed() > std::time::Duration::from_secs(1) {
+        if !shown.load(std::sync::atomic::Ordering::Relaxed)
+            && start.elapsed() > std::time::Duration::from_secs(1)
+        {
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
             shown.store(true, std::sync::atomic::Ordering::Relaxed);
         }
@@ -661,14 +665,22 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn std::io::Write) -> Ou
         Err(p) => return p.into(),
     };
     let progress = progress_bar(a.progress);
-    let io_err = |e: std::io::Error| Outcome { stdout: String::new(), stderr: format!("error: cannot write output: {e}\n"), code: EXIT_BAD_INPUT };
-    if !a.against_policies.is_empty() || !a.against_variants.is_empty() || a.against_world.is_some() {
+    let io_err = |e: std::io::Error| Outcome {
+        stdout: String::new(),
+        stderr: format!("error: cannot write output: {e}\n"),
+        code: EXIT_BAD_INPUT,
+    };
+    if !a.against_policies.is_empty() || !a.against_variants.is_empty() || a.against_world.is_some()
+    {
         let mut other_common = common.clone();
         if !a.against_policies.is_empty() {
             other_common.policy.policies = a.against_policies.clone();
             other_common.policy.variants = Vec::new();
         }
-        other_common.policy.variants.extend(a.against_variants.iter().cloned());
+        other_common
+            .policy
+            .variants
+            .extend(a.against_variants.iter().cloned());
         if let Some(w) = &a.against_world {
             other_common.world = Some(w.clone());
         }
@@ -709,7 +721,11 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn std::io::Write) -> Ou
         Err(e) => return Problem::new("", Default::default(), "", e).into(),
     };
     let with_findings = a.findings || a.format == AuditFormat::Text;
-    let found = if with_findings { crate::findings::findings(&engine) } else { Vec::new() };
+    let found = if with_findings {
+        crate::findings::findings(&engine)
+    } else {
+        Vec::new()
+    };
     let mut json_extra = serde_json::Map::new();
     let mut text_extra = String::new();
     if with_findings {

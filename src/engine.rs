@@ -102,8 +102,16 @@ impl Conv<'_> {
         Ok(match v {
             Value::Bool(b) => RestrictedExpression::new_bool(*b),
             Value::String(s) => RestrictedExpression::new_string(s.clone()),
-            Value::Number(n) => RestrictedExpression::new_long(n.as_i64().ok_or_else(|| format!("not a Long: {n}"))?),
-            Value::Array(items) => RestrictedExpression::new_set(items.iter().map(|i| self.expr(i)).collect::<Result<Vec<_>, _>>()?),
+            Value::Number(n) => RestrictedExpression::new_long(
+                n.as_i64().ok_or_else(|| format!("not a Long: {n}"))?,
+            ),
+            Value::Array(items) => {
+                RestrictedExpression::new_set(items.iter().map(|i| self.expr(i)).collect::<Result<
+                    Vec<_>,
+                    _,
+                >>(
+                )?)
+            }
             Value::Object(m) => {
                 if let Some(e) = m.get("__entity") {
                     RestrictedExpression::new_entity_uid(self.uid_of(e)?)
@@ -113,8 +121,12 @@ impl Conv<'_> {
                         _ => return Err(format!("unsupported extension value {x}")),
                     }
                 } else {
-                    RestrictedExpression::new_record(m.iter().map(|(k, v)| self.expr(v).map(|e| (k.clone(), e))).collect::<Result<Vec<_>, _>>()?)
-                        .map_err(|e| e.to_string())?
+                    RestrictedExpression::new_record(
+                        m.iter()
+                            .map(|(k, v)| self.expr(v).map(|e| (k.clone(), e)))
+                            .collect::<Result<Vec<_>, _>>()?,
+                    )
+                    .map_err(|e| e.to_string())?
                 }
             }
             Value::Null => return Err("null has no Cedar value".into()),
@@ -125,11 +137,17 @@ impl Conv<'_> {
     fn entity(&self, e: &Value) -> Result<Entity, String> {
         let uid = self.uid_of(&e["uid"])?;
         let attrs = match &e["attrs"] {
-            Value::Object(m) => m.iter().map(|(k, v)| self.expr(v).map(|x| (k.clone(), x))).collect::<Result<HashMap<_, _>, _>>()?,
+            Value::Object(m) => m
+                .iter()
+                .map(|(k, v)| self.expr(v).map(|x| (k.clone(), x)))
+                .collect::<Result<HashMap<_, _>, _>>()?,
             _ => HashMap::new(),
         };
         let parents = match &e["parents"] {
-            Value::Array(ps) => ps.iter().map(|p| self.uid_of(p)).collect::<Result<HashSet<_>, _>>()?,
+            Value::Array(ps) => ps
+                .iter()
+                .map(|p| self.uid_of(p))
+                .collect::<Result<HashSet<_>, _>>()?,
             _ => HashSet::new(),
         };
         Entity::new(uid, attrs, parents).map_err(|e| e.to_string())
@@ -202,13 +220,18 @@ impl Engine {
             _ => Err("entities are not a list".into()),
         };
         let entities = built
-            .and_then(|es| Entities::from_entities(es, Some(&bundle.schema)).map_err(|e| e.to_string()))
+            .and_then(|es| {
+                Entities::from_entities(es, Some(&bundle.schema)).map_err(|e| e.to_string())
+            })
             .map_err(|e| {
                 Problems::one(Problem::new(
                     "",
                     Default::default(),
                     "",
-                    format!("the world does not fit the schema {}: {e}", bundle.schema_source.name),
+                    format!(
+                        "the world does not fit the schema {}: {e}",
+                        bundle.schema_source.name
+                    ),
                 ))
             })?;
         Ok(Engine {
@@ -263,7 +286,10 @@ impl Engine {
         let Value::Object(fields) = &t.context else {
             return Err("the context is not a record".into());
         };
-        let pairs = fields.iter().map(|(k, v)| self.expr(v).map(|e| (k.clone(), e))).collect::<Result<Vec<_>, _>>()?;
+        let pairs = fields
+            .iter()
+            .map(|(k, v)| self.expr(v).map(|e| (k.clone(), e)))
+            .collect::<Result<Vec<_>, _>>()?;
         Context::from_pairs(pairs).map_err(|e| e.to_string())
     }
 

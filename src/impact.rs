@@ -48,18 +48,34 @@ fn denied(e: &Engine, t: &Target3, principal: &str) -> Decision {
     }
 }
 
-fn diff(a: &Engine, b: &Engine, t: &Target3, before: Vec<Decision>, after: Vec<Decision>) -> Vec<Change> {
+fn diff(
+    a: &Engine,
+    b: &Engine,
+    t: &Target3,
+    before: Vec<Decision>,
+    after: Vec<Decision>,
+) -> Vec<Change> {
     let mut out = Vec::new();
-    let after_by: HashMap<&str, &Decision> = after.iter().map(|d| (d.principal.as_str(), d)).collect();
-    let before_by: HashMap<&str, &Decision> = before.iter().map(|d| (d.principal.as_str(), d)).collect();
+    let after_by: HashMap<&str, &Decision> =
+        after.iter().map(|d| (d.principal.as_str(), d)).collect();
+    let before_by: HashMap<&str, &Decision> =
+        before.iter().map(|d| (d.principal.as_str(), d)).collect();
     for d in &before {
         if !after_by.contains_key(d.principal.as_str()) {
-            out.push(Change { change: "revoked", before: d.clone(), after: denied(b, t, &d.principal) });
+            out.push(Change {
+                change: "revoked",
+                before: d.clone(),
+                after: denied(b, t, &d.principal),
+            });
         }
     }
     for d in &after {
         if !before_by.contains_key(d.principal.as_str()) {
-            out.push(Change { change: "gained", before: denied(a, t, &d.principal), after: d.clone() });
+            out.push(Change {
+                change: "gained",
+                before: denied(a, t, &d.principal),
+                after: d.clone(),
+            });
         }
     }
     out
@@ -77,8 +93,13 @@ pub fn impact(
     // The groups of both worlds, this side's order first.
     let mut seen = HashSet::new();
     let mut groups: Vec<Target3> = Vec::new();
-    for t in resource_requests(&a.tr).into_iter().chain(resource_requests(&b.tr)) {
-        if opts.action.as_deref().is_some_and(|x| x != t.action) || opts.resource.as_deref().is_some_and(|r| r != t.resource) {
+    for t in resource_requests(&a.tr)
+        .into_iter()
+        .chain(resource_requests(&b.tr))
+    {
+        if opts.action.as_deref().is_some_and(|x| x != t.action)
+            || opts.resource.as_deref().is_some_and(|r| r != t.resource)
+        {
             continue;
         }
         if seen.insert((t.action, t.resource.clone(), t.args.clone())) {
@@ -98,7 +119,11 @@ pub fn impact(
                     continue;
                 }
                 if seen.insert((k, *acc)) {
-                    logins.push(Target3 { action: "login", resource: acc.to_string(), args: BTreeMap::from([("key".into(), k.into())]) });
+                    logins.push(Target3 {
+                        action: "login",
+                        resource: acc.to_string(),
+                        args: BTreeMap::from([("key".into(), k.into())]),
+                    });
                 }
             }
         }
@@ -107,7 +132,10 @@ pub fn impact(
     let mut out = Vec::new();
     let mut done = 0;
     for part in groups.chunks(256) {
-        let changes: Vec<Vec<Change>> = part.par_iter().map(|t| diff(a, b, t, aa.group(t), ab.group(t))).collect();
+        let changes: Vec<Vec<Change>> = part
+            .par_iter()
+            .map(|t| diff(a, b, t, aa.group(t), ab.group(t)))
+            .collect();
         out.extend(changes.into_iter().flatten());
         done += part.len();
         progress(done, total);
@@ -117,8 +145,18 @@ pub fn impact(
             .par_iter()
             .map(|t| {
                 let key = t.args.get("key").cloned().unwrap_or_default();
-                let login = Target3 { action: "login", resource: t.resource.clone(), args: BTreeMap::new() };
-                let side = |e: &Engine| e.decide(&spec_of(&login, &key)).ok().filter(|d| d.decision == Verdict::Allow).into_iter().collect();
+                let login = Target3 {
+                    action: "login",
+                    resource: t.resource.clone(),
+                    args: BTreeMap::new(),
+                };
+                let side = |e: &Engine| {
+                    e.decide(&spec_of(&login, &key))
+                        .ok()
+                        .filter(|d| d.decision == Verdict::Allow)
+                        .into_iter()
+                        .collect()
+                };
                 diff(a, b, &login, side(a), side(b))
             })
             .collect();
@@ -126,25 +164,52 @@ pub fn impact(
         done += part.len();
         progress(done, total);
     }
-    out.retain(|c| opts.principal.as_deref().is_none_or(|p| p == c.after.principal));
+    out.retain(|c| {
+        opts.principal
+            .as_deref()
+            .is_none_or(|p| p == c.after.principal)
+    });
     Ok(out)
 }
 
 fn reasons_of(d: &Decision) -> String {
     if d.reasons.is_empty() {
-        if d.decision == Verdict::Deny { "nothing permits it".to_string() } else { String::new() }
+        if d.decision == Verdict::Deny {
+            "nothing permits it".to_string()
+        } else {
+            String::new()
+        }
     } else {
-        let lead = if d.decision == Verdict::Allow { "permitted by" } else { "forbidden by" };
-        format!("{lead} {}", d.reasons.iter().map(|r| r.policy.as_str()).collect::<Vec<_>>().join(", "))
+        let lead = if d.decision == Verdict::Allow {
+            "permitted by"
+        } else {
+            "forbidden by"
+        };
+        format!(
+            "{lead} {}",
+            d.reasons
+                .iter()
+                .map(|r| r.policy.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     }
 }
 
 /// Write a change-impact report.
-pub fn write(changes: &[Change], format: AuditFormat, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+pub fn write(
+    changes: &[Change],
+    format: AuditFormat,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
     let mut per_action: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for c in changes {
         let e = per_action.entry(c.after.action.as_str()).or_default();
-        if c.change == "gained" { e.0 += 1 } else { e.1 += 1 }
+        if c.change == "gained" {
+            e.0 += 1
+        } else {
+            e.1 += 1
+        }
     }
     let row = |c: &Change| {
         let mut v = audit_row_json(&c.after);
@@ -153,7 +218,16 @@ pub fn write(changes: &[Change], format: AuditFormat, out: &mut dyn std::io::Wri
         v["after"] = serde_json::json!({"decision": c.after.decision, "reasons": c.after.reasons, "errors": c.after.errors});
         v
     };
-    let summary: serde_json::Value = per_action.iter().map(|(a, (g, r))| (a.to_string(), serde_json::json!({"gained": g, "revoked": r}))).collect::<serde_json::Map<_, _>>().into();
+    let summary: serde_json::Value = per_action
+        .iter()
+        .map(|(a, (g, r))| {
+            (
+                a.to_string(),
+                serde_json::json!({"gained": g, "revoked": r}),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into();
     match format {
         AuditFormat::Jsonl => {
             for c in changes {
@@ -162,27 +236,72 @@ pub fn write(changes: &[Change], format: AuditFormat, out: &mut dyn std::io::Wri
         }
         AuditFormat::Json => {
             let rows: Vec<_> = changes.iter().map(row).collect();
-            writeln!(out, "{}", serde_json::json!({"changes": rows, "summary": summary}))?;
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({"changes": rows, "summary": summary})
+            )?;
         }
         AuditFormat::Csv => {
             writeln!(out, "change,principal,action,resource,args,before,after")?;
             for c in changes {
-                let args = c.after.args.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(";");
-                let f = |s: &str| if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() };
-                writeln!(out, "{},{},{},{},{},{},{}", c.change, f(&c.after.principal), f(&c.after.action), f(&c.after.resource), f(&args), f(&reasons_of(&c.before)), f(&reasons_of(&c.after)))?;
+                let args = c
+                    .after
+                    .args
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(";");
+                let f = |s: &str| {
+                    if s.contains([',', '"', '\n']) {
+                        format!("\"{}\"", s.replace('"', "\"\""))
+                    } else {
+                        s.to_string()
+                    }
+                };
+                writeln!(
+                    out,
+                    "{},{},{},{},{},{},{}",
+                    c.change,
+                    f(&c.after.principal),
+                    f(&c.after.action),
+                    f(&c.after.resource),
+                    f(&args),
+                    f(&reasons_of(&c.before)),
+                    f(&reasons_of(&c.after))
+                )?;
             }
         }
         AuditFormat::Text | AuditFormat::Markdown => {
             let md = format == AuditFormat::Markdown;
             if md {
-                writeln!(out, "| change | principal | action | resource | before | after |\n|---|---|---|---|---|---|")?;
+                writeln!(
+                    out,
+                    "| change | principal | action | resource | before | after |\n|---|---|---|---|---|---|"
+                )?;
             }
             for c in changes {
                 let sign = if c.change == "gained" { "+" } else { "-" };
                 if md {
-                    writeln!(out, "| {} | {} | {} | {} | {} | {} |", c.change, c.after.principal, c.after.action, target_label(&c.after), reasons_of(&c.before), reasons_of(&c.after))?;
+                    writeln!(
+                        out,
+                        "| {} | {} | {} | {} | {} | {} |",
+                        c.change,
+                        c.after.principal,
+                        c.after.action,
+                        target_label(&c.after),
+                        reasons_of(&c.before),
+                        reasons_of(&c.after)
+                    )?;
                 } else {
-                    writeln!(out, "{sign} {:<8} {} {} {}", c.change, c.after.principal, c.after.action, target_label(&c.after))?;
+                    writeln!(
+                        out,
+                        "{sign} {:<8} {} {} {}",
+                        c.change,
+                        c.after.principal,
+                        c.after.action,
+                        target_label(&c.after)
+                    )?;
                     writeln!(out, "    before: {}", reasons_of(&c.before))?;
                     writeln!(out, "    after:  {}", reasons_of(&c.after))?;
                 }

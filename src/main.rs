@@ -2,9 +2,9 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use keyward::audit::AuditOptions;
-use keyward::report::{AuditFormat, GroupBy};
 use keyward::commands::{self, Common, EXIT_BAD_INPUT, Format, Outcome};
 use keyward::policy::PolicyOptions;
+use keyward::report::{AuditFormat, GroupBy};
 use keyward::request::RequestSpec;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -302,7 +302,8 @@ fn audit(common: CommonArgs, a: AuditCli) -> Outcome {
         FormatArg::Markdown => AuditFormat::Markdown,
     };
     // Progress only on a terminal, and not when a program reads json/jsonl from stdout.
-    let machine = matches!(format, AuditFormat::Json | AuditFormat::Jsonl) && !std::io::stdout().is_terminal();
+    let machine = matches!(format, AuditFormat::Json | AuditFormat::Jsonl)
+        && !std::io::stdout().is_terminal();
     let args = commands::AuditArgs {
         opts: AuditOptions {
             principal: a.principal,
@@ -312,7 +313,11 @@ fn audit(common: CommonArgs, a: AuditCli) -> Outcome {
             exhaustive: a.exhaustive,
         },
         format,
-        by: if a.by == ByArg::Resource { GroupBy::Resource } else { GroupBy::Principal },
+        by: if a.by == ByArg::Resource {
+            GroupBy::Resource
+        } else {
+            GroupBy::Principal
+        },
         findings: a.findings,
         against_policies: a.against_policies,
         against_variants: a.against_variant,
@@ -331,7 +336,9 @@ fn run(cli: Cli) -> Outcome {
         code: EXIT_BAD_INPUT,
     };
     if let Some(f) = audit_only_format(&cli.command) {
-        return usage(format!("error: --format {f} is only for `keyward audit`; use text or json"));
+        return usage(format!(
+            "error: --format {f} is only for `keyward audit`; use text or json"
+        ));
     }
     match cli.command {
         Command::Audit { common, audit: a } => audit(common, a),

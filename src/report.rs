@@ -101,10 +101,17 @@ pub fn target_label(d: &Decision) -> String {
             "{}/{}/{}",
             d.resource,
             d.args.get("region").map(String::as_str).unwrap_or("?"),
-            d.args.get("resource_group").map(String::as_str).unwrap_or("?")
+            d.args
+                .get("resource_group")
+                .map(String::as_str)
+                .unwrap_or("?")
         ),
-        ("api-key-create", Some(a)) if d.args.len() == 1 && !d.resource.is_empty() => format!("{}@{a}", d.resource),
-        (a, Some(acct)) if a.starts_with("classic-") || a == "user-remove" => format!("{}@{acct}", d.resource),
+        ("api-key-create", Some(a)) if d.args.len() == 1 && !d.resource.is_empty() => {
+            format!("{}@{a}", d.resource)
+        }
+        (a, Some(acct)) if a.starts_with("classic-") || a == "user-remove" => {
+            format!("{}@{acct}", d.resource)
+        }
         _ => d.resource.clone(),
     }
 }
@@ -149,7 +156,13 @@ pub struct AuditWriter<W: std::io::Write> {
 impl<W: std::io::Write> AuditWriter<W> {
     /// A writer of `format` to `out`.
     pub fn new(out: W, format: AuditFormat, by: GroupBy) -> std::io::Result<Self> {
-        let mut w = AuditWriter { out, format, by, rows: 0, kept: Vec::new() };
+        let mut w = AuditWriter {
+            out,
+            format,
+            by,
+            rows: 0,
+            kept: Vec::new(),
+        };
         match format {
             AuditFormat::Csv => writeln!(w.out, "principal,action,resource,args,reasons")?,
             AuditFormat::Json => write!(w.out, "{{\"decisions\":[")?,
@@ -167,8 +180,18 @@ impl<W: std::io::Write> AuditWriter<W> {
                 write!(self.out, "{sep}{}", audit_row_json(&d))?;
             }
             AuditFormat::Csv => {
-                let args = d.args.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(";");
-                let reasons = d.reasons.iter().map(|r| r.policy.as_str()).collect::<Vec<_>>().join(";");
+                let args = d
+                    .args
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(";");
+                let reasons = d
+                    .reasons
+                    .iter()
+                    .map(|r| r.policy.as_str())
+                    .collect::<Vec<_>>()
+                    .join(";");
                 writeln!(
                     self.out,
                     "{},{},{},{},{}",
@@ -187,7 +210,11 @@ impl<W: std::io::Write> AuditWriter<W> {
 
     /// Finish the output; `extra` is a JSON value merged into the json object (findings,
     /// summary), or text appended to the text views.
-    pub fn finish(mut self, json_extra: serde_json::Map<String, serde_json::Value>, text_extra: &str) -> std::io::Result<W> {
+    pub fn finish(
+        mut self,
+        json_extra: serde_json::Map<String, serde_json::Value>,
+        text_extra: &str,
+    ) -> std::io::Result<W> {
         match self.format {
             AuditFormat::Json => {
                 write!(self.out, "\n]")?;
@@ -205,7 +232,12 @@ impl<W: std::io::Write> AuditWriter<W> {
                         GroupBy::Principal => (d.principal.clone(), target_label(d)),
                         GroupBy::Resource => (target_label(d), d.principal.clone()),
                     };
-                    groups.entry(k).or_default().entry(d.action.clone()).or_default().push(v);
+                    groups
+                        .entry(k)
+                        .or_default()
+                        .entry(d.action.clone())
+                        .or_default()
+                        .push(v);
                 }
                 let (what, who) = match self.by {
                     GroupBy::Principal => ("principal", "may act on"),
@@ -221,13 +253,24 @@ impl<W: std::io::Write> AuditWriter<W> {
                     }
                     for (a, vs) in actions {
                         if md {
-                            writeln!(self.out, "| {} | {} | {} |", md_cell(k), md_cell(a), md_cell(&vs.join(", ")))?;
+                            writeln!(
+                                self.out,
+                                "| {} | {} | {} |",
+                                md_cell(k),
+                                md_cell(a),
+                                md_cell(&vs.join(", "))
+                            )?;
                         } else {
                             writeln!(self.out, "  {a:<24} {}", vs.join(", "))?;
                         }
                     }
                 }
-                writeln!(self.out, "{}{} allowed (principal, action, resource) triples", if md { "\n" } else { "" }, self.rows)?;
+                writeln!(
+                    self.out,
+                    "{}{} allowed (principal, action, resource) triples",
+                    if md { "\n" } else { "" },
+                    self.rows
+                )?;
                 write!(self.out, "{text_extra}")?;
             }
             _ => {}

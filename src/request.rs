@@ -538,17 +538,29 @@ pub struct Target3 {
 /// key). `login` is excluded: its principals are keys (see [`all_requests`]).
 pub fn resource_requests(tr: &Translation) -> Vec<Target3> {
     let w = &tr.world;
-    let mut slots: std::collections::BTreeSet<(String, String, String)> = std::collections::BTreeSet::new();
+    let mut slots: std::collections::BTreeSet<(String, String, String)> =
+        std::collections::BTreeSet::new();
     for c in &w.clusters {
-        slots.insert((c.account.clone(), c.region.clone(), c.resource_group.clone()));
+        slots.insert((
+            c.account.clone(),
+            c.region.clone(),
+            c.resource_group.clone(),
+        ));
     }
     for s in &w.cluster_api_keys {
-        slots.insert((s.account.clone(), s.region.clone(), s.resource_group.clone()));
+        slots.insert((
+            s.account.clone(),
+            s.region.clone(),
+            s.resource_group.clone(),
+        ));
     }
     let t = |a: &'static str, r: &str, args: &[(&str, &str)]| Target3 {
         action: a,
         resource: r.to_string(),
-        args: args.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        args: args
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
     };
     let mut out = Vec::new();
     for action in actions() {
@@ -564,7 +576,10 @@ pub fn resource_requests(tr: &Translation) -> Vec<Target3> {
                     out.push(t(action, &s.id, &[]));
                 }
             }
-            "classic-api-key-create" | "classic-api-key-get" | "classic-api-key-delete" | "user-remove" => {
+            "classic-api-key-create"
+            | "classic-api-key-get"
+            | "classic-api-key-delete"
+            | "user-remove" => {
                 for u in &w.users {
                     for a in tr.memberships(&u.id) {
                         out.push(t(action, &u.id, &[("account", &a)]));
@@ -598,7 +613,12 @@ pub fn resource_requests(tr: &Translation) -> Vec<Target3> {
 
 /// The callers of every action but `login`: every user, then every service ID.
 pub fn callers(tr: &Translation) -> Vec<&str> {
-    tr.world.users.iter().map(|u| u.id.as_str()).chain(tr.world.service_ids.iter().map(|s| s.id.as_str())).collect()
+    tr.world
+        .users
+        .iter()
+        .map(|u| u.id.as_str())
+        .chain(tr.world.service_ids.iter().map(|s| s.id.as_str()))
+        .collect()
 }
 
 /// Every request a world gives rise to: each caller with each (action, resource, args) of

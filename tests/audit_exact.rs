@@ -11,13 +11,20 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 fn engine(world_src: &str, variant: Option<&str>, extra: Option<&str>) -> Engine {
-    let opts = PolicyOptions { variants: variant.into_iter().map(String::from).collect(), ..Default::default() };
+    let opts = PolicyOptions {
+        variants: variant.into_iter().map(String::from).collect(),
+        ..Default::default()
+    };
     let (schema, mut sources) = policy::gather_sources(&opts).expect("policies");
     if let Some(x) = extra {
-        sources.push(Source { name: "extra.cedar".into(), text: x.into() });
+        sources.push(Source {
+            name: "extra.cedar".into(),
+            text: x.into(),
+        });
     }
     let bundle = policy::build(schema, sources).expect("validates");
-    let world = keyward::world::parse_world("w.yaml", world_src, &bundle.roles).unwrap_or_else(|p| panic!("{p}"));
+    let world = keyward::world::parse_world("w.yaml", world_src, &bundle.roles)
+        .unwrap_or_else(|p| panic!("{p}"));
     Engine::new(bundle, world).expect("entities")
 }
 
@@ -25,14 +32,31 @@ fn run(e: &Engine, exhaustive: bool) -> BTreeMap<keyward::audit::TripleKey, Vec<
     run_stats(e, exhaustive).0
 }
 
-fn run_stats(e: &Engine, exhaustive: bool) -> (BTreeMap<keyward::audit::TripleKey, Vec<String>>, keyward::audit::AuditStats) {
+fn run_stats(
+    e: &Engine,
+    exhaustive: bool,
+) -> (
+    BTreeMap<keyward::audit::TripleKey, Vec<String>>,
+    keyward::audit::AuditStats,
+) {
     let mut out = BTreeMap::new();
-    let opts = AuditOptions { exhaustive, ..Default::default() };
-    let stats = audit(e, &opts, |d: Decision| {
-        assert_eq!(d.decision, Verdict::Allow);
-        let reasons = d.reasons.iter().map(|r| r.policy.clone()).collect();
-        assert!(out.insert(triple(&d), reasons).is_none(), "a triple listed twice: {d:?}");
-    }, &|_, _| {})
+    let opts = AuditOptions {
+        exhaustive,
+        ..Default::default()
+    };
+    let stats = audit(
+        e,
+        &opts,
+        |d: Decision| {
+            assert_eq!(d.decision, Verdict::Allow);
+            let reasons = d.reasons.iter().map(|r| r.policy.clone()).collect();
+            assert!(
+                out.insert(triple(&d), reasons).is_none(),
+                "a triple listed twice: {d:?}"
+            );
+        },
+        &|_, _| {},
+    )
     .expect("audit runs");
     (out, stats)
 }
@@ -45,16 +69,38 @@ fn assert_exact_with(e: &Engine, label: &str, exhaustive: bool) -> usize {
     for s in all_requests(&e.tr) {
         let d = e.decide(&s).expect("valid");
         if d.decision == Verdict::Allow {
-            plain.insert(triple(&d), d.reasons.iter().map(|r| r.policy.clone()).collect::<Vec<_>>());
+            plain.insert(
+                triple(&d),
+                d.reasons
+                    .iter()
+                    .map(|r| r.policy.clone())
+                    .collect::<Vec<_>>(),
+            );
         }
     }
     if exhaustive {
-        assert_eq!(run(e, true), plain, "{label}: exhaustive audit differs from per-triple decide");
+        assert_eq!(
+            run(e, true),
+            plain,
+            "{label}: exhaustive audit differs from per-triple decide"
+        );
     }
     if fast != plain {
-        let only_fast: Vec<_> = fast.iter().filter(|(k, v)| plain.get(*k) != Some(v)).take(5).collect();
-        let only_plain: Vec<_> = plain.iter().filter(|(k, v)| fast.get(*k) != Some(v)).take(5).collect();
-        panic!("{label}: fast audit differs ({} vs {} allowed)\nfast only: {only_fast:#?}\nplain only: {only_plain:#?}", fast.len(), plain.len());
+        let only_fast: Vec<_> = fast
+            .iter()
+            .filter(|(k, v)| plain.get(*k) != Some(v))
+            .take(5)
+            .collect();
+        let only_plain: Vec<_> = plain
+            .iter()
+            .filter(|(k, v)| fast.get(*k) != Some(v))
+            .take(5)
+            .collect();
+        panic!(
+            "{label}: fast audit differs ({} vs {} allowed)\nfast only: {only_fast:#?}\nplain only: {only_plain:#?}",
+            fast.len(),
+            plain.len()
+        );
     }
     assert!(!plain.is_empty(), "{label}: nothing allowed at all");
     plain.len()
@@ -65,7 +111,8 @@ fn assert_exact(e: &Engine, label: &str) -> usize {
 }
 
 fn acme() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/acme.yaml")).expect("acme")
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/acme.yaml"))
+        .expect("acme")
 }
 
 /// Policies whose residuals the fast path cannot read as sets: it must fall back, and agree.
@@ -100,10 +147,15 @@ fn acme_base_and_every_variant() {
     let src = acme();
     let base = engine(&src, None, None);
     let n = assert_exact_with(&base, "acme/base", true);
-    assert_eq!(n, 454, "the decision matrix snapshot counts 454 allowed requests");
+    assert_eq!(
+        n, 454,
+        "the decision matrix snapshot counts 454 allowed requests"
+    );
     // The base policies are read as sets: only resets by service IDs go one by one.
     let (_, stats) = run_stats(&base, false);
-    let fallback = stats.fallback_groups.load(std::sync::atomic::Ordering::Relaxed);
+    let fallback = stats
+        .fallback_groups
+        .load(std::sync::atomic::Ordering::Relaxed);
     let sets = stats.set_groups.load(std::sync::atomic::Ordering::Relaxed);
     assert!(sets > 100 && fallback <= 3 * 5, "{}", stats.summary());
     for v in keyward::policy::shipped_variants() {

@@ -24,8 +24,8 @@ use cedar_policy::{PartialEntities, PartialEntityUid, PartialRequest};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// What to audit.
 #[derive(Debug, Clone, Default)]
@@ -149,6 +149,40 @@ pub struct Auditor<'e> {
     pops: Vec<Population>,
     /// Entity (type, id) -> itself and its ancestors, for `E in principal.attr`.
     ancestors: HashMap<(String, String), Vec<(String, String)>>,
+    /// Entity (type, id) -> its attributes, in Cedar's JSON form.
+    attrs: HashMap<(String, String), serde_json::Value>,
+    /// Residuals with principal and resource unknown, by (action, types, target, args).
+    level1: Mutex<HashMap<String, Arc<Option<Level1>>>>,
+}
+
+/// A residual policy: always true, or the conjunction of its clauses (`true` = when).
+#[derive(Clone)]
+enum Residual {
+    All,
+    Clauses(Vec<(bool, Expr)>),
+}
+
+/// The residuals of one action for a principal type and a resource type, in one context.
+struct Level1 {
+    forbid_all: bool,
+    permits: Vec<(String, Residual)>,
+    forbids: Vec<Residual>,
+}
+
+/// A value while evaluating a residual with the resource known and the principal unknown.
+#[derive(Clone, Debug)]
+enum V {
+    Bool(bool),
+    Long(i64),
+    Str(String),
+    Ent((String, String)),
+    Set(Vec<V>),
+    /// A condition on the principal: the principals for which it holds.
+    Who(Bits),
+    /// The principal itself.
+    Principal,
+    /// An attribute of the principal.
+    PAttr(String),
 }
 
 fn key(v: &serde_json::Value) -> Option<(String, String)> {
@@ -265,6 +299,8 @@ impl<'e> Auditor<'e> {
             partial,
             pops,
             ancestors,
+            attrs,
+            level1: Mutex::new(HashMap::new()),
         })
     }
 
@@ -278,7 +314,8 @@ impl<'e> Auditor<'e> {
             let fast = if target.action == "ks-api-key-reset" && pop.ty == ty::SERVICE_ID {
                 None // the context names the caller: decided one by one
             } else {
-                self.fast(pop, target)
+                self.two_level(pop, target)
+                    .or_else(|| self.fast(pop, target))
             };
             match fast {
                 Some(rows) => out.extend(rows),
@@ -420,6 +457,449 @@ impl<'e> Auditor<'e> {
             });
         }
         Some(rows)
+    }
+
+    /// The residuals of an action with both principal and resource unknown (types known),
+    /// computed once per context and shared by every resource of that type.
+    fn level1(&self, pop: &Population, t: &crate::request::Translated) -> Arc<Option<Level1>> {
+        let key = format!(
+            "{}|{}|{}|{:?}|{:?}",
+            t.action, pop.ty, t.resource.0, t.target, t.args
+        );
+        if let Some(l) = self.level1.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return l;
+        }
+        let computed = Arc::new(self.compute_level1(pop, t));
+        if let Ok(mut m) = self.level1.lock() {
+            m.insert(key, computed.clone());
+        }
+        computed
+    }
+
+    fn compute_level1(&self, pop: &Population, t: &crate::request::Translated) -> Option<Level1> {
+        let e = self.engine;
+        let context = e.cedar_context(t).ok()?;
+        let action = e.uid("Action", &t.action).ok()?;
+        let pty = cedar_policy::EntityTypeName::from_str(pop.ty).ok()?;
+        let rty = cedar_policy::EntityTypeName::from_str(&t.resource.0).ok()?;
+        let req = PartialRequest::new(
+            PartialEntityUid::new(pty, None),
+            action,
+            PartialEntityUid::new(rty, None),
+            Some(context),
+            &e.bundle.schema,
+        )
+        .ok()?;
+        self.stats
+            .partial_evaluations
+            .fetch_add(1, Ordering::Relaxed);
+        let resp = e
+            .policies_for(&t.action)
+            .tpe(&req, &self.partial, &e.bundle.schema)
+            .ok()?;
+        if resp.error_permits().next().is_some() || resp.error_forbids().next().is_some() {
+            return None;
+        }
+        let clauses = |id: &cedar_policy::PolicyId| -> Option<Residual> {
+            let pp = resp.get_policy(id)?.to_pst().ok()?;
+            Some(Residual::Clauses(
+                pp.body()
+                    .clauses()
+                    .iter()
+                    .map(|c| match c {
+                        pst::Clause::When(x) => (true, x.as_ref().clone()),
+                        pst::Clause::Unless(x) => (false, x.as_ref().clone()),
+                    })
+                    .collect(),
+            ))
+        };
+        let mut permits = Vec::new();
+        for id in resp.true_permits() {
+            permits.push((id.to_string(), Residual::All));
+        }
+        for id in resp.residual_permits() {
+            permits.push((id.to_string(), clauses(id)?));
+        }
+        let mut forbids = Vec::new();
+        for id in resp.residual_forbids() {
+            forbids.push(clauses(id)?);
+        }
+        Some(Level1 {
+            forbid_all: resp.true_forbids().next().is_some(),
+            permits,
+            forbids,
+        })
+    }
+
+    /// The allowed decisions of a group from the shared residuals, evaluated with its resource;
+    /// `None` when some residual has a shape `eval` does not read.
+    fn two_level(&self, pop: &Population, target: &Target3) -> Option<Vec<Decision>> {
+        let e = self.engine;
+        let t = e.translate(&self.spec(&pop.ids[0], target)).ok()?;
+        let l1 = self.level1(pop, &t);
+        let l1 = l1.as_ref().as_ref()?;
+        let n = pop.n();
+        if l1.forbid_all || l1.permits.is_empty() {
+            self.stats.set_groups.fetch_add(1, Ordering::Relaxed);
+            return Some(Vec::new());
+        }
+        let res = (t.resource.0.clone(), t.resource.1.clone());
+        let set = |r: &Residual| -> Option<Bits> {
+            match r {
+                Residual::All => Some(Bits::all(n)),
+                Residual::Clauses(cs) => {
+                    let mut acc = Bits::all(n);
+                    for (when, x) in cs {
+                        let b = self.as_bits(pop, self.eval(pop, &res, x)?)?;
+                        acc = acc.and(&if *when { b } else { b.not(n) });
+                    }
+                    Some(acc)
+                }
+            }
+        };
+        let mut permits: Vec<(&str, Bits)> = Vec::new();
+        for (id, r) in &l1.permits {
+            permits.push((id.as_str(), set(r)?));
+        }
+        let mut allowed = Bits::empty(n);
+        for (_, b) in &permits {
+            allowed = allowed.or(b);
+        }
+        for f in &l1.forbids {
+            allowed = allowed.and(&set(f)?.not(n));
+        }
+        self.stats.set_groups.fetch_add(1, Ordering::Relaxed);
+        Some(self.rows(pop, &t, &allowed, &permits))
+    }
+
+    fn rows(
+        &self,
+        pop: &Population,
+        t: &crate::request::Translated,
+        allowed: &Bits,
+        permits: &[(&str, Bits)],
+    ) -> Vec<Decision> {
+        let e = self.engine;
+        let mut rows = Vec::new();
+        for i in allowed.ones() {
+            let mut ids: Vec<&str> = permits
+                .iter()
+                .filter(|(_, s)| s.get(i))
+                .map(|(id, _)| *id)
+                .collect();
+            ids.sort_unstable();
+            rows.push(Decision {
+                decision: Verdict::Allow,
+                principal: pop.ids[i].clone(),
+                action: t.action.clone(),
+                resource: t.resource.1.clone(),
+                args: t.args.clone(),
+                reasons: ids.iter().map(|id| e.reason(id)).collect(),
+                errors: Vec::new(),
+            });
+        }
+        rows
+    }
+
+    fn as_bits(&self, pop: &Population, v: V) -> Option<Bits> {
+        match v {
+            V::Bool(true) => Some(Bits::all(pop.n())),
+            V::Bool(false) => Some(Bits::empty(pop.n())),
+            V::Who(b) => Some(b),
+            V::PAttr(a) => self.set_of(
+                pop,
+                &Expr::GetAttr {
+                    expr: Arc::new(Expr::Var(Var::Principal)),
+                    attr: a.into(),
+                },
+            ),
+            _ => None,
+        }
+    }
+
+    /// `E in principal.attr`: the principals whose attr is E or one of E's ancestors
+    /// (`None` if some principal lacks the attribute: evaluating would error).
+    fn in_pattr(&self, pop: &Population, e: &(String, String), attr: &str) -> Option<Bits> {
+        let (count, by_value) = pop.entity_attrs.get(attr)?;
+        if *count != pop.n() {
+            return None;
+        }
+        let mut b = Bits::empty(pop.n());
+        for a in self
+            .ancestors
+            .get(e)
+            .map(Vec::as_slice)
+            .unwrap_or(std::slice::from_ref(e))
+        {
+            if let Some(s) = by_value.get(a) {
+                b = b.or(s);
+            }
+        }
+        Some(b)
+    }
+
+    /// A JSON attribute value (Cedar's form) as a value.
+    fn json_v(v: &serde_json::Value) -> Option<V> {
+        Some(match v {
+            serde_json::Value::Bool(b) => V::Bool(*b),
+            serde_json::Value::Number(n) => V::Long(n.as_i64()?),
+            serde_json::Value::String(s) => V::Str(s.clone()),
+            serde_json::Value::Array(items) => {
+                V::Set(items.iter().map(Self::json_v).collect::<Option<_>>()?)
+            }
+            serde_json::Value::Object(m) => V::Ent(key(m.get("__entity")?)?),
+            serde_json::Value::Null => return None,
+        })
+    }
+
+    fn entity_in(&self, a: &(String, String), b: &(String, String)) -> bool {
+        a == b || self.ancestors.get(a).is_some_and(|anc| anc.contains(b))
+    }
+
+    /// Evaluate a residual with the resource known: concrete values where the principal plays no
+    /// part, sets of principals where it does. `None`: a shape or case this does not read (the
+    /// caller then asks Cedar). Never guesses: an attribute that is missing (an error in
+    /// Cedar) is `None`, not `false`.
+    fn eval(&self, pop: &Population, res: &(String, String), x: &Expr) -> Option<V> {
+        let n = pop.n();
+        Some(match x {
+            Expr::Literal(Literal::Bool(b)) => V::Bool(*b),
+            Expr::Literal(Literal::Long(l)) => V::Long(*l),
+            Expr::Literal(Literal::String(s)) => V::Str(s.to_string()),
+            Expr::Literal(Literal::EntityUID(u)) => V::Ent((u.ty.to_string(), u.eid.to_string())),
+            Expr::Var(Var::Principal) => V::Principal,
+            Expr::Var(Var::Resource) => V::Ent(res.clone()),
+            Expr::Set(items) => V::Set(
+                items
+                    .iter()
+                    .map(|i| self.eval(pop, res, i))
+                    .collect::<Option<_>>()?,
+            ),
+            Expr::GetAttr { expr, attr } => match self.eval(pop, res, expr)? {
+                V::Ent(k) => Self::json_v(self.attrs.get(&k)?.get(attr.as_str())?)?,
+                V::Principal => V::PAttr(attr.to_string()),
+                _ => return None,
+            },
+            Expr::HasAttr { expr, attrs } => match self.eval(pop, res, expr)? {
+                V::Ent(k) => {
+                    let mut cur = self.attrs.get(&k)?;
+                    let mut has = true;
+                    for a in attrs.iter() {
+                        match cur.get(a.as_str()) {
+                            Some(v) => cur = v,
+                            None => {
+                                has = false;
+                                break;
+                            }
+                        }
+                    }
+                    V::Bool(has)
+                }
+                _ => return None,
+            },
+            Expr::Is {
+                expr,
+                entity_type,
+                in_expr,
+            } => match self.eval(pop, res, expr)? {
+                V::Ent(k) => {
+                    let is = k.0 == entity_type.to_string();
+                    match in_expr {
+                        None => V::Bool(is),
+                        Some(p) => match self.eval(pop, res, p)? {
+                            V::Ent(b) => V::Bool(is && self.entity_in(&k, &b)),
+                            _ => return None,
+                        },
+                    }
+                }
+                V::Principal => V::Who(
+                    self.set_of(
+                        pop,
+                        &Expr::Is {
+                            expr: Arc::new(Expr::Var(Var::Principal)),
+                            entity_type: entity_type.clone(),
+                            in_expr: None,
+                        },
+                    )?
+                    .and(&match in_expr {
+                        None => Bits::all(n),
+                        Some(p) => match self.eval(pop, res, p)? {
+                            V::Ent(b) => self.below(pop, &b),
+                            _ => return None,
+                        },
+                    }),
+                ),
+                _ => return None,
+            },
+            Expr::UnaryOp {
+                op: UnaryOp::Not,
+                expr,
+            } => match self.eval(pop, res, expr)? {
+                V::Bool(b) => V::Bool(!b),
+                V::Who(b) => V::Who(b.not(n)),
+                v @ V::PAttr(_) => V::Who(self.as_bits(pop, v)?.not(n)),
+                _ => return None,
+            },
+            Expr::BinaryOp {
+                op: op @ (BinaryOp::And | BinaryOp::Or),
+                left,
+                right,
+            } => {
+                let l = self.eval(pop, res, left)?;
+                // Cedar short-circuits: the right side is not evaluated (and cannot error).
+                match (op, &l) {
+                    (BinaryOp::And, V::Bool(false)) => return Some(V::Bool(false)),
+                    (BinaryOp::Or, V::Bool(true)) => return Some(V::Bool(true)),
+                    _ => {}
+                }
+                let r = self.eval(pop, res, right)?;
+                match (l, r) {
+                    (V::Bool(a), V::Bool(b)) => {
+                        V::Bool(if *op == BinaryOp::And { a && b } else { a || b })
+                    }
+                    (l, r) => {
+                        let (a, b) = (self.as_bits(pop, l)?, self.as_bits(pop, r)?);
+                        V::Who(if *op == BinaryOp::And {
+                            a.and(&b)
+                        } else {
+                            a.or(&b)
+                        })
+                    }
+                }
+            }
+            Expr::IfThenElse {
+                cond,
+                then_expr,
+                else_expr,
+            } => match self.eval(pop, res, cond)? {
+                V::Bool(true) => self.eval(pop, res, then_expr)?,
+                V::Bool(false) => self.eval(pop, res, else_expr)?,
+                c => {
+                    let c = self.as_bits(pop, c)?;
+                    let t = self.as_bits(pop, self.eval(pop, res, then_expr)?)?;
+                    let e = self.as_bits(pop, self.eval(pop, res, else_expr)?)?;
+                    V::Who(c.clone().and(&t).or(&c.not(n).and(&e)))
+                }
+            },
+            Expr::BinaryOp { op, left, right } => {
+                let (l, r) = (self.eval(pop, res, left)?, self.eval(pop, res, right)?);
+                match (op, l, r) {
+                    (BinaryOp::Eq | BinaryOp::NotEq, l, r) => {
+                        let eq = match (l, r) {
+                            (V::Ent(a), V::Ent(b)) => V::Bool(a == b),
+                            (V::Long(a), V::Long(b)) => V::Bool(a == b),
+                            (V::Str(a), V::Str(b)) => V::Bool(a == b),
+                            (V::Bool(a), V::Bool(b)) => V::Bool(a == b),
+                            (V::Principal, V::Ent(k)) | (V::Ent(k), V::Principal) => {
+                                let mut b = Bits::empty(n);
+                                if k.0 == pop.ty {
+                                    if let Some(&i) = pop.index.get(&k.1) {
+                                        b.set(i);
+                                    }
+                                }
+                                V::Who(b)
+                            }
+                            (V::PAttr(a), V::Long(c)) => V::Who(self.attr_compare(
+                                pop,
+                                BinaryOp::Eq,
+                                &pattr(&a),
+                                &Expr::Literal(Literal::Long(c)),
+                            )?),
+                            (V::Long(c), V::PAttr(a)) => V::Who(self.attr_compare(
+                                pop,
+                                BinaryOp::Eq,
+                                &pattr(&a),
+                                &Expr::Literal(Literal::Long(c)),
+                            )?),
+                            _ => return None,
+                        };
+                        match (op, eq) {
+                            (BinaryOp::NotEq, V::Bool(b)) => V::Bool(!b),
+                            (BinaryOp::NotEq, V::Who(b)) => V::Who(b.not(n)),
+                            (_, v) => v,
+                        }
+                    }
+                    (BinaryOp::In, V::Ent(a), V::Ent(b)) => V::Bool(self.entity_in(&a, &b)),
+                    (BinaryOp::In, V::Ent(a), V::Set(bs)) => {
+                        let mut any = false;
+                        for b in bs {
+                            let V::Ent(b) = b else { return None };
+                            any |= self.entity_in(&a, &b);
+                        }
+                        V::Bool(any)
+                    }
+                    (BinaryOp::In, V::Principal, V::Ent(b)) => V::Who(self.below(pop, &b)),
+                    (BinaryOp::In, V::Principal, V::Set(bs)) => {
+                        let mut acc = Bits::empty(n);
+                        for b in bs {
+                            let V::Ent(b) = b else { return None };
+                            acc = acc.or(&self.below(pop, &b));
+                        }
+                        V::Who(acc)
+                    }
+                    (BinaryOp::In, V::Ent(a), V::PAttr(attr)) => {
+                        V::Who(self.in_pattr(pop, &a, &attr)?)
+                    }
+                    (BinaryOp::Contains, V::Set(items), V::Principal) => {
+                        let mut b = Bits::empty(n);
+                        for it in items {
+                            let V::Ent(k) = it else { return None };
+                            if k.0 == pop.ty {
+                                if let Some(&i) = pop.index.get(&k.1) {
+                                    b.set(i);
+                                }
+                            }
+                        }
+                        V::Who(b)
+                    }
+                    (BinaryOp::Contains, V::Set(items), v) => {
+                        let mut found = false;
+                        for it in &items {
+                            found |= match (it, &v) {
+                                (V::Ent(a), V::Ent(b)) => a == b,
+                                (V::Str(a), V::Str(b)) => a == b,
+                                (V::Long(a), V::Long(b)) => a == b,
+                                (V::Bool(a), V::Bool(b)) => a == b,
+                                _ => return None,
+                            };
+                        }
+                        V::Bool(found)
+                    }
+                    (
+                        BinaryOp::Less | BinaryOp::LessEq | BinaryOp::Greater | BinaryOp::GreaterEq,
+                        V::Long(a),
+                        V::Long(b),
+                    ) => V::Bool(match op {
+                        BinaryOp::Less => a < b,
+                        BinaryOp::LessEq => a <= b,
+                        BinaryOp::Greater => a > b,
+                        _ => a >= b,
+                    }),
+                    (
+                        BinaryOp::Less | BinaryOp::LessEq | BinaryOp::Greater | BinaryOp::GreaterEq,
+                        V::PAttr(a),
+                        V::Long(c),
+                    ) => V::Who(self.attr_compare(
+                        pop,
+                        *op,
+                        &pattr(&a),
+                        &Expr::Literal(Literal::Long(c)),
+                    )?),
+                    (
+                        BinaryOp::Less | BinaryOp::LessEq | BinaryOp::Greater | BinaryOp::GreaterEq,
+                        V::Long(c),
+                        V::PAttr(a),
+                    ) => V::Who(self.attr_compare(
+                        pop,
+                        *op,
+                        &Expr::Literal(Literal::Long(c)),
+                        &pattr(&a),
+                    )?),
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        })
     }
 
     fn is_principal(x: &Expr) -> bool {
@@ -620,6 +1100,14 @@ impl<'e> Auditor<'e> {
             }
         }
         Some(b)
+    }
+}
+
+/// `principal.attr` as an expression.
+fn pattr(a: &str) -> Expr {
+    Expr::GetAttr {
+        expr: Arc::new(Expr::Var(Var::Principal)),
+        attr: a.into(),
     }
 }
 

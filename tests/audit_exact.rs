@@ -168,3 +168,41 @@ fn acme_with_policies_the_fast_path_cannot_read() {
     let e = engine(&acme(), None, Some(UNREADABLE));
     assert_exact(&e, "acme/unreadable");
 }
+
+fn generated(users: usize, keys: usize, sids: usize, accounts: usize, seed: u64) -> String {
+    let bundle = policy::load(&PolicyOptions::default()).expect("policies");
+    let opts = keyward::generate::GenerateOptions {
+        users,
+        keys_per_user: keys,
+        service_ids: sids,
+        accounts,
+        seed,
+        now: None,
+    };
+    keyward::generate::generate(&opts, &bundle.roles)
+        .expect("generate")
+        .to_yaml()
+}
+
+#[test]
+fn generated_worlds_base_variants_and_unreadable_policies() {
+    for (seed, users, accounts) in [(1u64, 20usize, 2usize), (2, 14, 3)] {
+        let src = generated(users, 3, 4, accounts, seed);
+        let base = engine(&src, None, None);
+        assert_exact(&base, &format!("seed {seed}/base"));
+        // Shared residuals: far fewer partial evaluations than groups.
+        let (_, stats) = run_stats(&base, false);
+        let pe = stats
+            .partial_evaluations
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let groups = stats.set_groups.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(pe * 5 < groups, "{}", stats.summary());
+        for v in keyward::policy::shipped_variants() {
+            assert_exact(&engine(&src, Some(v), None), &format!("seed {seed}/{v}"));
+        }
+        assert_exact(
+            &engine(&src, None, Some(UNREADABLE)),
+            &format!("seed {seed}/unreadable"),
+        );
+    }
+}

@@ -1341,130 +1341,139 @@ pub fn audit(
     let stats = auditor.as_ref().map_or(&plain_stats, |a| &a.stats);
     let callers = callers(&engine.tr);
     let chunk = 256;
-    let mut done = 0;
     // Callers in world order (users, then service IDs), as the naive loop yields them.
     let rank: HashMap<&str, usize> = callers.iter().enumerate().map(|(i, c)| (*c, i)).collect();
-    for action in crate::request::actions() {
-        if action == "login" {
-            if let Some(a) = &auditor {
-                // One group per account, with the API keys as the principals; rows in the
-                // order of the one-by-one loop (key, then account).
-                let mut accounts: Vec<&str> = logins.iter().map(|(_, acc)| acc.as_str()).collect();
-                accounts.dedup();
-                accounts.sort_unstable();
-                accounts.dedup();
-                let mut rows: Vec<Decision> = accounts
-                    .par_iter()
-                    .map(|acc| {
-                        a.group(&Target3 {
-                            action: "login",
-                            resource: acc.to_string(),
-                            args: BTreeMap::new(),
+    let decide_all = |t: &Target3| -> Vec<Decision> {
+        callers
+            .iter()
+            .filter_map(|p| {
+                let s = RequestSpec {
+                    principal: p.to_string(),
+                    action: t.action.to_string(),
+                    resource: Some(t.resource.clone()),
+                    args: t.args.clone(),
+                    ..Default::default()
+                };
+                stats.decisions.fetch_add(1, Ordering::Relaxed);
+                engine
+                    .decide(&s)
+                    .ok()
+                    .filter(|d| d.decision == Verdict::Allow)
+            })
+            .collect()
+    };
+    // A producer thread computes chunks (both cores, through rayon) while this thread writes
+    // the previous ones: output never waits for the whole audit, nor the audit for output.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<Decision>, usize)>(4);
+    std::thread::scope(|scope| {
+        let auditor = &auditor;
+        let (groups, logins, rank, decide_all) = (&groups, &logins, &rank, &decide_all);
+        scope.spawn(move || {
+            for action in crate::request::actions() {
+                if action == "login" {
+                    if let Some(a) = auditor {
+                        // One group per account, with the API keys as the principals; rows in
+                        // the order of the one-by-one loop (key, then account).
+                        let mut accounts: Vec<&str> =
+                            logins.iter().map(|(_, acc)| acc.as_str()).collect();
+                        accounts.sort_unstable();
+                        accounts.dedup();
+                        let mut rows: Vec<Decision> = accounts
+                            .par_iter()
+                            .map(|acc| {
+                                a.group(&Target3 {
+                                    action: "login",
+                                    resource: acc.to_string(),
+                                    args: BTreeMap::new(),
+                                })
+                            })
+                            .flatten()
+                            .collect();
+                        let key_rank: HashMap<&str, usize> = engine
+                            .tr
+                            .world
+                            .api_keys
+                            .iter()
+                            .enumerate()
+                            .map(|(i, k)| (k.id.as_str(), i))
+                            .collect();
+                        let acc_rank: HashMap<&str, usize> = engine
+                            .tr
+                            .world
+                            .accounts
+                            .iter()
+                            .enumerate()
+                            .map(|(i, x)| (x.id.as_str(), i))
+                            .collect();
+                        rows.sort_by_key(|d| {
+                            (
+                                key_rank.get(d.principal.as_str()).copied(),
+                                acc_rank.get(d.resource.as_str()).copied(),
+                            )
+                        });
+                        if tx.send((rows, logins.len())).is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    for part in logins.chunks(chunk) {
+                        let rows: Vec<Decision> = part
+                            .par_iter()
+                            .filter_map(|(k, a)| {
+                                let s = RequestSpec {
+                                    principal: k.clone(),
+                                    action: "login".into(),
+                                    resource: Some(a.clone()),
+                                    ..Default::default()
+                                };
+                                stats.decisions.fetch_add(1, Ordering::Relaxed);
+                                engine
+                                    .decide(&s)
+                                    .ok()
+                                    .filter(|d| d.decision == Verdict::Allow)
+                            })
+                            .collect();
+                        if tx.send((rows, part.len())).is_err() {
+                            return;
+                        }
+                    }
+                    continue;
+                }
+                let mine: Vec<&Target3> = groups.iter().filter(|t| t.action == action).collect();
+                for part in mine.chunks(chunk) {
+                    let per_group: Vec<Vec<Decision>> = part
+                        .par_iter()
+                        .map(|t| match auditor {
+                            Some(a) => a.group(t),
+                            None => decide_all(t),
                         })
-                    })
-                    .flatten()
-                    .collect();
-                let key_rank: HashMap<&str, usize> = engine
-                    .tr
-                    .world
-                    .api_keys
-                    .iter()
-                    .enumerate()
-                    .map(|(i, k)| (k.id.as_str(), i))
-                    .collect();
-                let acc_rank: HashMap<&str, usize> = engine
-                    .tr
-                    .world
-                    .accounts
-                    .iter()
-                    .enumerate()
-                    .map(|(i, x)| (x.id.as_str(), i))
-                    .collect();
-                rows.sort_by_key(|d| {
-                    (
-                        key_rank.get(d.principal.as_str()).copied(),
-                        acc_rank.get(d.resource.as_str()).copied(),
-                    )
-                });
-                for d in rows {
-                    if keep(engine, opts, &d) {
-                        sink(d);
+                        .collect();
+                    let mut rows = Vec::new();
+                    for mut g in per_group {
+                        g.sort_by_key(|d| {
+                            rank.get(d.principal.as_str())
+                                .copied()
+                                .unwrap_or(usize::MAX)
+                        });
+                        rows.extend(g);
                     }
-                }
-                done += logins.len();
-                progress(done, total);
-                continue;
-            }
-            for part in logins.chunks(chunk) {
-                let rows: Vec<Vec<Decision>> = part
-                    .par_iter()
-                    .map(|(k, a)| {
-                        let s = RequestSpec {
-                            principal: k.clone(),
-                            action: "login".into(),
-                            resource: Some(a.clone()),
-                            ..Default::default()
-                        };
-                        stats.decisions.fetch_add(1, Ordering::Relaxed);
-                        engine
-                            .decide(&s)
-                            .ok()
-                            .filter(|d| d.decision == Verdict::Allow)
-                            .into_iter()
-                            .collect()
-                    })
-                    .collect();
-                for d in rows.into_iter().flatten() {
-                    if keep(engine, opts, &d) {
-                        sink(d);
-                    }
-                }
-                done += part.len();
-                progress(done, total);
-            }
-            continue;
-        }
-        let mine: Vec<&Target3> = groups.iter().filter(|t| t.action == action).collect();
-        for part in mine.chunks(chunk) {
-            let rows: Vec<Vec<Decision>> = part
-                .par_iter()
-                .map(|t| match &auditor {
-                    Some(a) => a.group(t),
-                    None => callers
-                        .iter()
-                        .filter_map(|p| {
-                            let s = RequestSpec {
-                                principal: p.to_string(),
-                                action: t.action.to_string(),
-                                resource: Some(t.resource.clone()),
-                                args: t.args.clone(),
-                                ..Default::default()
-                            };
-                            stats.decisions.fetch_add(1, Ordering::Relaxed);
-                            engine
-                                .decide(&s)
-                                .ok()
-                                .filter(|d| d.decision == Verdict::Allow)
-                        })
-                        .collect(),
-                })
-                .collect();
-            for mut group in rows {
-                group.sort_by_key(|d| {
-                    rank.get(d.principal.as_str())
-                        .copied()
-                        .unwrap_or(usize::MAX)
-                });
-                for d in group {
-                    if keep(engine, opts, &d) {
-                        sink(d);
+                    if tx.send((rows, part.len())).is_err() {
+                        return;
                     }
                 }
             }
-            done += part.len();
+        });
+        let mut done = 0;
+        for (rows, n) in rx {
+            for d in rows {
+                if keep(engine, opts, &d) {
+                    sink(d);
+                }
+            }
+            done += n;
             progress(done, total);
         }
-    }
+    });
     let out = AuditStats::default();
     for (to, from) in [
         (&out.set_groups, &stats.set_groups),

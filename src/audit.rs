@@ -492,7 +492,27 @@ impl<'e> Auditor<'e> {
         if let Some(l) = self.level1.lock().ok().and_then(|m| m.get(&key).cloned()) {
             return l;
         }
-        let computed = Arc::new(self.compute_level1(pop, t));
+        // The key names everything the context is built from (action, target, args; `now` and
+        // the trusted-profile flag are the same for the whole audit), so the full context with
+        // its roles is built only here, once per key.
+        let full = RequestSpec {
+            principal: pop.ids[0].clone(),
+            action: t.action.clone(),
+            resource: Some(t.resource.1.clone()),
+            args: t
+                .args
+                .iter()
+                .filter(|(k, _)| k.as_str() != "apikey")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            ..Default::default()
+        };
+        let computed = Arc::new(
+            self.engine
+                .translate(&full)
+                .ok()
+                .and_then(|ft| self.compute_level1(pop, &ft)),
+        );
         if let Ok(mut m) = self.level1.lock() {
             m.insert(key, computed.clone());
         }
@@ -563,7 +583,9 @@ impl<'e> Auditor<'e> {
     /// `None` when some residual has a shape `eval` does not read.
     fn two_level(&self, pop: &Population, target: &Target3) -> Option<Vec<Decision>> {
         let e = self.engine;
-        let t = e.translate(&self.spec(&pop.ids[0], target)).ok()?;
+        let t = e
+            .translate_without_roles(&self.spec(&pop.ids[0], target))
+            .ok()?;
         let l1 = self.level1(pop, &t);
         let l1 = l1.as_ref().as_ref()?;
         let n = pop.n();

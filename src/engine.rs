@@ -272,6 +272,12 @@ impl Engine {
         translate(&self.tr, &self.bundle.roles, spec, &now)
     }
 
+    /// Translate without the context's `roles` record (see `request::translate_without_roles`).
+    pub fn translate_without_roles(&self, spec: &RequestSpec) -> Result<Translated, Problem> {
+        let now = self.now_for(spec)?;
+        crate::request::translate_without_roles(&self.tr, &self.bundle.roles, spec, &now)
+    }
+
     /// A Cedar entity uid.
     pub fn uid(&self, ty: &str, id: &str) -> Result<EntityUid, String> {
         Conv { types: &self.types }.uid(ty, id)

@@ -151,6 +151,27 @@ pub fn translate(
     spec: &RequestSpec,
     now: &str,
 ) -> Result<Translated, Problem> {
+    translate_inner(tr, catalog, spec, now, true)
+}
+
+/// [`translate`] without the `roles` record of the context (the costly part): enough to know
+/// a request's principal, resource, target and args, e.g. to look up a context already built.
+pub fn translate_without_roles(
+    tr: &Translation,
+    catalog: &RoleCatalog,
+    spec: &RequestSpec,
+    now: &str,
+) -> Result<Translated, Problem> {
+    translate_inner(tr, catalog, spec, now, false)
+}
+
+fn translate_inner(
+    tr: &Translation,
+    catalog: &RoleCatalog,
+    spec: &RequestSpec,
+    now: &str,
+    with_roles: bool,
+) -> Result<Translated, Problem> {
     let action = spec.action.as_str();
     if !actions().any(|a| a == action) {
         return Err(bad(
@@ -489,7 +510,9 @@ pub fn translate(
         "via_trusted_profile".into(),
         json!(spec.via_trusted_profile),
     );
-    ctx.insert("roles".into(), covering_roles(tr, catalog, &target));
+    if with_roles {
+        ctx.insert("roles".into(), covering_roles(tr, catalog, &target));
+    }
     // The caller-supplied value is never passed on: not even into args echoed in output.
     if args.contains_key("apikey") {
         args.insert("apikey".into(), "(hidden)".into());

@@ -750,3 +750,36 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn std::io::Write) -> Ou
     }
     Outcome::default()
 }
+
+/// `keyward test`: decision test files. Exit 0 when every test passed (and coverage is not
+/// below `--min-coverage`), 1 otherwise or on bad input. With `accept`, pending `FILE.new`
+/// files written by `--update` replace their test files instead.
+pub fn test(opts: &crate::testrun::TestOptions, format: Format, accept: bool) -> Outcome {
+    use crate::testrun;
+    if accept {
+        let (done, problems) = testrun::accept(&opts.paths, &opts.policy);
+        let mut stdout: String = done.iter().map(|l| format!("{l}\n")).collect();
+        if done.is_empty() && problems.is_empty() {
+            stdout.push_str("nothing to accept: no pending FILE.new beside the test files\n");
+        }
+        return Outcome {
+            stdout,
+            stderr: problems.iter().map(|p| format!("error: {p}\n")).collect(),
+            code: if problems.is_empty() {
+                EXIT_OK
+            } else {
+                EXIT_BAD_INPUT
+            },
+        };
+    }
+    let run = testrun::run(opts);
+    let stdout = match format {
+        Format::Json => format!("{}\n", testrun::json(&run, opts)),
+        Format::Text => testrun::text(&run, opts),
+    };
+    Outcome {
+        stdout,
+        stderr: String::new(),
+        code: testrun::exit_code(&run, opts),
+    }
+}

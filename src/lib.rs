@@ -19,6 +19,8 @@ pub mod report;
 pub mod request;
 pub mod scenario;
 pub mod store;
+pub mod testfile;
+pub mod testrun;
 pub mod world;
 pub mod yaml;
 

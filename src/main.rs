@@ -74,6 +74,9 @@ enum Command {
     },
     /// Write a valid, realistic world as YAML, the same for the same arguments.
     Generate(GenerateArgs),
+    /// Run decision test files (checks, matrices, scenarios): failures with file, line and the
+    /// explanation, then `N passed, M failed`; policy and rule coverage. Exit 1 if any failed.
+    Test(TestCli),
     /// Findings F1-F6 of RULES.md: risky cluster API keys, keys that never expire, accounts
     /// open to roleless members, identities near the key limit.
     Findings {
@@ -108,6 +111,47 @@ struct GenerateArgs {
     /// A Cedar schema file instead of the shipped one (its roles must include those generated).
     #[arg(long, value_name = "FILE")]
     schema: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct TestCli {
+    /// Test files, or folders searched recursively for *.yaml, *.yml and *.json.
+    #[arg(value_name = "FILE|DIR", required = true)]
+    paths: Vec<PathBuf>,
+    /// Policy files or folders (repeatable); replace each file's `policies`.
+    #[arg(long, value_name = "PATH")]
+    policies: Vec<PathBuf>,
+    /// Add a variant to each file's (repeatable).
+    #[arg(long, value_name = "NAME")]
+    variant: Vec<String>,
+    /// A Cedar schema file instead of each file's (or the shipped one).
+    #[arg(long, value_name = "FILE")]
+    schema: Option<PathBuf>,
+    /// Evaluation time (RFC 3339) where neither the file nor the request sets one.
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+    /// Run only the tests whose name contains TEXT (the others are not counted).
+    #[arg(long, value_name = "TEXT")]
+    filter: Option<String>,
+    /// Report which policies determined no decision and which rules no test exercised.
+    #[arg(long)]
+    coverage: bool,
+    /// Fail when policy or rule coverage is below PCT percent (implies --coverage).
+    #[arg(long, value_name = "PCT")]
+    min_coverage: Option<f64>,
+    /// For each file whose matrices differ, write FILE.new with the actual decisions in its
+    /// matrices, to review; the test file itself is never changed.
+    #[arg(long, conflicts_with = "accept")]
+    update: bool,
+    /// Replace each test file with its pending FILE.new (written by --update), after review.
+    #[arg(long)]
+    accept: bool,
+    /// List every test, not only the failures.
+    #[arg(long, short)]
+    verbose: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: FormatArg,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -372,6 +416,44 @@ fn run(cli: Cli) -> Outcome {
             write,
         } => commands::run(&common.common(), &script, write),
         Command::Validate { common } => commands::validate(&common.common()),
+        Command::Test(t) => {
+            if let Some(f) = matches!(
+                t.format,
+                FormatArg::Jsonl | FormatArg::Csv | FormatArg::Markdown
+            )
+            .then_some("jsonl, csv or markdown")
+            {
+                return usage(format!(
+                    "error: --format {f} is only for `keyward audit`; use text or json"
+                ));
+            }
+            if t.min_coverage.is_some_and(|m| !(0.0..=100.0).contains(&m)) {
+                return usage("error: --min-coverage is a percentage from 0 to 100".into());
+            }
+            let format = if t.format == FormatArg::Json {
+                Format::Json
+            } else {
+                Format::Text
+            };
+            commands::test(
+                &keyward::testrun::TestOptions {
+                    paths: t.paths,
+                    policy: PolicyOptions {
+                        policies: t.policies,
+                        variants: t.variant,
+                        schema: t.schema,
+                    },
+                    now: t.now,
+                    filter: t.filter,
+                    coverage: t.coverage,
+                    min_coverage: t.min_coverage,
+                    update: t.update,
+                    verbose: t.verbose,
+                },
+                format,
+                t.accept,
+            )
+        }
         Command::Findings { common } => commands::findings(&common.common()),
         Command::Generate(g) => commands::generate(
             &PolicyOptions {

@@ -56,6 +56,86 @@ pub struct Step {
     pub line: usize,
     pub action: StepAction,
     pub expect: Option<Expect>,
+    /// What must have determined the decision (a request's `reasons` and `rules`).
+    pub why: WhyExpect,
+}
+
+/// Expectations on *why* a decision was made: the policies that determined it and the rules
+/// they carry. `None` expects nothing; `Some(vec![])` for reasons expects that no policy
+/// determined it (a default deny).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhyExpect {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasons: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Vec<String>>,
+}
+
+impl WhyExpect {
+    /// Whether anything is expected.
+    pub fn is_empty(&self) -> bool {
+        self.reasons.is_none() && self.rules.is_none()
+    }
+
+    /// What of these expectations the decision does not meet, one sentence each.
+    pub fn unmet(&self, d: &Decision) -> Vec<String> {
+        let mut out = Vec::new();
+        let got: Vec<&str> = d.reasons.iter().map(|r| r.policy.as_str()).collect();
+        if let Some(want) = &self.reasons {
+            if want.is_empty() && !got.is_empty() {
+                out.push(format!(
+                    "expected no policy to determine it, but {} did",
+                    got.join(", ")
+                ));
+            }
+            for w in want {
+                if !got.contains(&w.as_str()) {
+                    out.push(format!(
+                        "expected policy `{w}` among those that determined it ({})",
+                        if got.is_empty() {
+                            "none did".to_string()
+                        } else {
+                            got.join(", ")
+                        }
+                    ));
+                }
+            }
+        }
+        if let Some(want) = &self.rules {
+            let carried: Vec<&str> = d
+                .reasons
+                .iter()
+                .flat_map(|r| r.rules.iter().map(String::as_str))
+                .collect();
+            for w in want {
+                if !carried.contains(&w.as_str()) {
+                    out.push(format!(
+                        "expected rule {w} to be carried by a policy that determined it ({})",
+                        if carried.is_empty() {
+                            "none did".to_string()
+                        } else {
+                            carried.join(", ")
+                        }
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// The expectation as text: ` by p1, p2 [R7]`, or empty.
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        match &self.reasons {
+            Some(r) if r.is_empty() => s.push_str(" with no policy determining it"),
+            Some(r) => s.push_str(&format!(" by {}", r.join(", "))),
+            None => {}
+        }
+        if let Some(r) = &self.rules {
+            s.push_str(&format!(" [{}]", r.join(", ")));
+        }
+        s
+    }
 }
 
 /// Where a script's world comes from.
@@ -92,6 +172,10 @@ struct RawRequest {
     now: Option<String>,
     #[serde(default)]
     expect: Option<Expect>,
+    #[serde(default)]
+    reasons: Option<Vec<String>>,
+    #[serde(default)]
+    rules: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -112,7 +196,8 @@ struct RawEvent {
     expect: Option<Expect>,
 }
 
-fn de<T: serde::de::DeserializeOwned>(
+/// Deserialize a located node with serde, each problem located at the field it names.
+pub fn de<T: serde::de::DeserializeOwned>(
     file: &str,
     node: &Node,
     field: &str,
@@ -210,82 +295,18 @@ pub fn parse_script(
             }
         },
     };
-    let mut steps = Vec::new();
-    match root.get("steps").map(|n| (n, &n.kind)) {
-        None => p.push(Problem::new(
-            file,
-            root.pos,
-            "steps",
-            "a script needs `steps`: a list of requests and events",
-        )),
-        Some((_, Kind::Seq(items))) => {
-            for (i, item) in items.iter().enumerate() {
-                let field = format!("steps[{i}]");
-                if !matches!(item.kind, Kind::Map(_)) {
-                    p.push(Problem::new(
-                        file,
-                        item.pos,
-                        &field,
-                        "a step is a mapping: a request {principal, action, resource, args, …} or an event {event: leak, key}",
-                    ));
-                    continue;
-                }
-                if item.get("event").is_some() {
-                    if let Some(e) = de::<RawEvent>(file, item, &field, &mut p) {
-                        steps.push(Step {
-                            line: item.pos.line,
-                            action: StepAction::Leak {
-                                key: e.key,
-                                now: e.now,
-                            },
-                            expect: e.expect,
-                        });
-                    }
-                    continue;
-                }
-                let Some(r) = de::<RawRequest>(file, item, &field, &mut p) else {
-                    continue;
-                };
-                let mut args = BTreeMap::new();
-                for (name, v) in r.args {
-                    let text = match &v {
-                        Value::String(s) => Some(s.clone()),
-                        Value::Bool(_) | Value::Number(_) => Some(v.to_string()),
-                        _ => None,
-                    };
-                    match text {
-                        Some(t) => {
-                            args.insert(name, t);
-                        }
-                        None => p.push(Problem::new(
-                            file,
-                            item.locate(&format!("args.{name}")),
-                            &format!("{field}.args.{name}"),
-                            "an arg's value is a single string, number or boolean",
-                        )),
-                    }
-                }
-                steps.push(Step {
-                    line: item.pos.line,
-                    action: StepAction::Request(RequestSpec {
-                        principal: r.principal,
-                        action: r.action,
-                        resource: r.resource,
-                        args,
-                        via_trusted_profile: r.via_trusted_profile,
-                        now: r.now,
-                    }),
-                    expect: r.expect,
-                });
-            }
+    let steps = match root.get("steps") {
+        None => {
+            p.push(Problem::new(
+                file,
+                root.pos,
+                "steps",
+                "a script needs `steps`: a list of requests and events",
+            ));
+            Vec::new()
         }
-        Some((n, _)) => p.push(Problem::new(
-            file,
-            n.pos,
-            "steps",
-            "expected a list of steps",
-        )),
-    }
+        Some(n) => parse_steps(file, n, "steps", &mut p),
+    };
     if p.is_empty() {
         Ok(Script {
             file: file.to_string(),
@@ -296,6 +317,103 @@ pub fn parse_script(
         p.sort_by_key(|a| a.pos);
         Err(Problems(p))
     }
+}
+
+/// Parse a list of steps (requests and events); `field` names the list in problems.
+pub fn parse_steps(file: &str, node: &Node, field: &str, p: &mut Vec<Problem>) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let Kind::Seq(items) = &node.kind else {
+        p.push(Problem::new(
+            file,
+            node.pos,
+            field,
+            "expected a list of steps",
+        ));
+        return steps;
+    };
+    for (i, item) in items.iter().enumerate() {
+        let field = format!("{field}[{i}]");
+        if !matches!(item.kind, Kind::Map(_)) {
+            p.push(Problem::new(
+                file,
+                item.pos,
+                &field,
+                "a step is a mapping: a request {principal, action, resource, args, …} or an event {event: leak, key}",
+            ));
+            continue;
+        }
+        if item.get("event").is_some() {
+            if let Some(e) = de::<RawEvent>(file, item, &field, p) {
+                steps.push(Step {
+                    line: item.pos.line,
+                    action: StepAction::Leak {
+                        key: e.key,
+                        now: e.now,
+                    },
+                    expect: e.expect,
+                    why: WhyExpect::default(),
+                });
+            }
+            continue;
+        }
+        let Some(r) = de::<RawRequest>(file, item, &field, p) else {
+            continue;
+        };
+        let Some(args) = args_of(file, item, &field, r.args, p) else {
+            continue;
+        };
+        steps.push(Step {
+            line: item.pos.line,
+            action: StepAction::Request(RequestSpec {
+                principal: r.principal,
+                action: r.action,
+                resource: r.resource,
+                args,
+                via_trusted_profile: r.via_trusted_profile,
+                now: r.now,
+            }),
+            expect: r.expect,
+            why: WhyExpect {
+                reasons: r.reasons,
+                rules: r.rules,
+            },
+        });
+    }
+    steps
+}
+
+/// A request's `args` as text (a string, number or boolean each); `None` after a problem.
+pub fn args_of(
+    file: &str,
+    item: &Node,
+    field: &str,
+    raw: BTreeMap<String, Value>,
+    p: &mut Vec<Problem>,
+) -> Option<BTreeMap<String, String>> {
+    let mut args = BTreeMap::new();
+    let mut ok = true;
+    for (name, v) in raw {
+        let text = match &v {
+            Value::String(s) => Some(s.clone()),
+            Value::Bool(_) | Value::Number(_) => Some(v.to_string()),
+            _ => None,
+        };
+        match text {
+            Some(t) => {
+                args.insert(name, t);
+            }
+            None => {
+                ok = false;
+                p.push(Problem::new(
+                    file,
+                    item.locate(&format!("args.{name}")),
+                    &format!("{field}.args.{name}"),
+                    "an arg's value is a single string, number or boolean",
+                ))
+            }
+        }
+    }
+    ok.then_some(args)
 }
 
 /// What one step came to.
@@ -503,9 +621,24 @@ fn reasons_text(d: &Decision) -> String {
 
 /// Whether a step met its expectation (no expectation: anything but a failure).
 pub fn met(step: &Step, r: &StepResult) -> bool {
-    match step.expect {
+    let outcome = match step.expect {
         Some(e) => e == r.got(),
         None => r.got() != Expect::Fail,
+    };
+    outcome && why_unmet(step, r).is_empty()
+}
+
+/// What of a step's `reasons` and `rules` its decision does not meet.
+pub fn why_unmet(step: &Step, r: &StepResult) -> Vec<String> {
+    if step.why.is_empty() {
+        return Vec::new();
+    }
+    match &r.decision {
+        Some(d) => step.why.unmet(d),
+        None => vec![format!(
+            "expected a decision{}, but none was made",
+            step.why.text()
+        )],
     }
 }
 
@@ -548,11 +681,17 @@ pub fn step_line(n: usize, step: &Step, r: &StepResult) -> String {
     }
     if !ok {
         let wanted = step.expect.map(Expect::word).unwrap_or("allow or deny");
-        line.push_str(&format!(
-            "  (line {}: expected {wanted}, got {})",
-            step.line,
-            r.got().word()
-        ));
+        let why = why_unmet(step, r);
+        if step.expect.is_some_and(|e| e != r.got()) || why.is_empty() {
+            line.push_str(&format!(
+                "  (line {}: expected {wanted}{}, got {})",
+                step.line,
+                step.why.text(),
+                r.got().word()
+            ));
+        } else {
+            line.push_str(&format!("  (line {}: {})", step.line, why.join("; ")));
+        }
     }
     line
 }
@@ -578,6 +717,16 @@ pub fn step_json(n: usize, step: &Step, r: &StepResult) -> Value {
     }
     if let Some(e) = step.expect {
         v["expect"] = json!(e.word());
+    }
+    if let Some(r) = &step.why.reasons {
+        v["expect_reasons"] = json!(r);
+    }
+    if let Some(r) = &step.why.rules {
+        v["expect_rules"] = json!(r);
+    }
+    let unmet = why_unmet(step, r);
+    if !unmet.is_empty() {
+        v["unmet"] = json!(unmet);
     }
     if let Some(d) = &r.decision {
         v["decision"] = json!(d.decision);

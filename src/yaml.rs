@@ -84,6 +84,20 @@ impl Node {
         pos
     }
 
+    /// The lines of this node and everything in it (keys included), in document order.
+    pub fn lines(&self) -> Vec<usize> {
+        let mut out = vec![self.pos.line];
+        match &self.kind {
+            Kind::Scalar(_) => {}
+            Kind::Seq(items) => items.iter().for_each(|n| out.extend(n.lines())),
+            Kind::Map(entries) => entries.iter().for_each(|(_, kp, n)| {
+                out.push(kp.line);
+                out.extend(n.lines());
+            }),
+        }
+        out
+    }
+
     /// The plain JSON value of this node (positions dropped).
     pub fn to_json(&self) -> Value {
         match &self.kind {

@@ -583,7 +583,10 @@ fn run_check(engine: &Engine, c: &Check, coverage: &mut Coverage) -> TestResult 
 /// One request of a matrix with whether the file expects it allowed, and the line saying so.
 #[derive(Debug, Clone)]
 pub struct Cell {
+    /// The request as decided.
     pub spec: RequestSpec,
+    /// The request with the args its decision reports, which allow entries are matched to.
+    pub named: RequestSpec,
     pub line: String,
     pub expected: bool,
     /// The allow entry that allows it (its line), or the matrix's line.
@@ -624,8 +627,15 @@ fn matrix_candidates(
         .map(|mut spec| {
             spec.now = m.now.clone();
             spec.via_trusted_profile = m.via_trusted_profile;
+            // Named with the args its decision reports (as `audit` does): a service ID key's
+            // creation carries the service ID's account.
+            let mut named = spec.clone();
+            if let Ok(t) = engine.translate(&spec) {
+                named.args = t.args;
+            }
             Cell {
-                line: request_line(&spec),
+                line: request_line(&named),
+                named,
                 spec,
                 expected: false,
                 at: m.line,
@@ -634,7 +644,7 @@ fn matrix_candidates(
         .collect();
     for e in &m.allow {
         let mut hit = false;
-        for c in cells.iter_mut().filter(|c| e.matches(&c.spec)) {
+        for c in cells.iter_mut().filter(|c| e.matches(&c.named)) {
             hit = true;
             if !c.expected {
                 c.expected = true;
@@ -1027,11 +1037,20 @@ pub fn text(run: &TestRun, opts: &TestOptions) -> String {
                     added.len(),
                     removed.len()
                 );
-                for a in added {
-                    let _ = writeln!(s, "      + {a}");
+                let lines: Vec<String> = added
+                    .iter()
+                    .map(|a| format!("+ {a}"))
+                    .chain(removed.iter().map(|r| format!("- {r}")))
+                    .collect();
+                for l in lines.iter().take(SHOWN_PER_MATRIX * 2) {
+                    let _ = writeln!(s, "      {l}");
                 }
-                for r in removed {
-                    let _ = writeln!(s, "      - {r}");
+                if lines.len() > SHOWN_PER_MATRIX * 2 {
+                    let _ = writeln!(
+                        s,
+                        "      … and {} more (see the diff)",
+                        lines.len() - SHOWN_PER_MATRIX * 2
+                    );
                 }
             }
         }

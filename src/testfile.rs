@@ -218,11 +218,17 @@ pub fn load(path: &Path, roles: &RoleCatalog) -> Result<TestFile, Problems> {
     parse(&file, path, &src, roles)
 }
 
+/// The `policies`, `variant` and `schema` of a test file, resolved against its folder.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyFields {
+    pub policies: Vec<PathBuf>,
+    pub variants: Vec<String>,
+    pub schema: Option<PathBuf>,
+}
+
 /// The `policies`, `variant` and `schema` a file names, without parsing the rest (they decide
 /// which schema, hence which roles, the world is read with).
-pub fn policy_fields(
-    path: &Path,
-) -> Result<(Vec<PathBuf>, Vec<String>, Option<PathBuf>), Problems> {
+pub fn policy_fields(path: &Path) -> Result<PolicyFields, Problems> {
     let file = path.display().to_string();
     let src = std::fs::read_to_string(path).map_err(|e| {
         Problems::one(Problem::new(
@@ -295,12 +301,7 @@ fn strings(file: &str, node: &Node, field: &str, p: &mut Vec<Problem>) -> Vec<(S
     }
 }
 
-fn read_policy_fields(
-    file: &str,
-    root: &Node,
-    dir: &Path,
-    p: &mut Vec<Problem>,
-) -> (Vec<PathBuf>, Vec<String>, Option<PathBuf>) {
+fn read_policy_fields(file: &str, root: &Node, dir: &Path, p: &mut Vec<Problem>) -> PolicyFields {
     let policies = root
         .get("policies")
         .map(|n| {
@@ -342,7 +343,11 @@ fn read_policy_fields(
             }
         },
     };
-    (policies, variants, schema)
+    PolicyFields {
+        policies,
+        variants,
+        schema,
+    }
 }
 
 fn world_of(
@@ -413,7 +418,11 @@ pub fn parse(
             }
         }
     }
-    let (policies, variants, schema) = read_policy_fields(file, &root, &dir, &mut p);
+    let PolicyFields {
+        policies,
+        variants,
+        schema,
+    } = read_policy_fields(file, &root, &dir, &mut p);
     let world = match root.get("world") {
         None => {
             p.push(Problem::new(

@@ -321,7 +321,11 @@ pub fn run(opts: &TestOptions) -> TestRun {
 }
 
 fn policy_options(opts: &TestOptions, path: &Path) -> Result<PolicyOptions, Problems> {
-    let (policies, variants, schema) = testfile::policy_fields(path)?;
+    let testfile::PolicyFields {
+        policies,
+        variants,
+        schema,
+    } = testfile::policy_fields(path)?;
     let mut all_variants = variants;
     all_variants.extend(opts.policy.variants.iter().cloned());
     Ok(PolicyOptions {

@@ -939,12 +939,23 @@ pub fn text(run: &TestRun, opts: &TestOptions) -> String {
         let _ = writeln!(s, "error: {p}");
     }
     let mut details = String::new();
+    // A broken policy set is shared by every file that loads it: its errors are shown once.
+    let mut shown: BTreeSet<String> = BTreeSet::new();
     for f in &run.files {
         if !f.problems.is_empty() {
             let _ = writeln!(s, "ERROR  {}: cannot run it", f.file);
-            for p in &f.problems {
-                let _ = writeln!(s, "  error: {p}");
+            let texts: Vec<String> = f.problems.iter().map(|p| p.to_string()).collect();
+            if texts.iter().all(|t| shown.contains(t)) {
+                let _ = writeln!(s, "  (the same errors as above)");
             }
+            for t in texts {
+                if shown.insert(t.clone()) {
+                    let _ = writeln!(s, "  error: {t}");
+                }
+            }
+            continue;
+        }
+        if opts.filter.is_some() && f.results.is_empty() {
             continue;
         }
         let n = |st: Status| f.results.iter().filter(|r| r.status == st).count();
@@ -1060,6 +1071,10 @@ pub fn text(run: &TestRun, opts: &TestOptions) -> String {
         }
     }
     s.push_str(&details);
+    let (p, f, k) = run.counts();
+    if let (Some(filter), 0) = (&opts.filter, p + f + k) {
+        let _ = writeln!(s, "note: --filter `{filter}` selected no test");
+    }
     if opts.coverage || opts.min_coverage.is_some() {
         s.push('\n');
         s.push_str(&coverage_text(&run.coverage));

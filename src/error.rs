@@ -73,6 +73,20 @@ impl fmt::Display for Problems {
 
 impl std::error::Error for Problems {}
 
+/// Read an input file as text: `(its name for messages, its text)`, or the located problem.
+pub fn read_input(path: &std::path::Path) -> Result<(String, String), Problems> {
+    let file = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok((file, text)),
+        Err(e) => Err(Problems::one(Problem::new(
+            &file,
+            Pos::default(),
+            "",
+            format!("cannot read: {e}"),
+        ))),
+    }
+}
+
 impl From<Problem> for Problems {
     fn from(p: Problem) -> Self {
         Problems::one(p)

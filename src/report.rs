@@ -11,6 +11,15 @@ pub fn decision_json(d: &Decision) -> serde_json::Value {
         .unwrap_or_else(|e| serde_json::json!({"decision": "deny", "errors": [e.to_string()]}))
 }
 
+/// A determining policy as `id [R1, R2]` (just the id when it names no rule).
+pub fn reason_name(r: &crate::engine::Reason) -> String {
+    if r.rules.is_empty() {
+        r.policy.clone()
+    } else {
+        format!("{} [{}]", r.policy, r.rules.join(", "))
+    }
+}
+
 /// A decision as text: the verdict line, then each determining policy with its rules and doc.
 pub fn decision_text(d: &Decision) -> String {
     let mut s = String::new();

@@ -11,7 +11,7 @@ use crate::error::{Problem, Problems};
 use crate::policy::{PolicyBundle, RoleCatalog};
 use crate::request::RequestSpec;
 use crate::world::{self, World};
-use crate::yaml::{self, Kind, Node, Pos};
+use crate::yaml::{self, Kind, Node};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -226,15 +226,7 @@ pub fn de<T: serde::de::DeserializeOwned>(
 
 /// Read and parse a script file; every problem is located (file:line:column, field).
 pub fn load_script(path: &Path, roles: &RoleCatalog) -> Result<Script, Problems> {
-    let file = path.display().to_string();
-    let src = std::fs::read_to_string(path).map_err(|e| {
-        Problems::one(Problem::new(
-            &file,
-            Pos::default(),
-            "",
-            format!("cannot read: {e}"),
-        ))
-    })?;
+    let (file, src) = crate::error::read_input(path)?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     parse_script(&file, &src, &dir, roles)
 }
@@ -275,25 +267,7 @@ pub fn parse_script(
     }
     let world = match root.get("world") {
         None => ScriptWorld::Missing,
-        Some(n) => match &n.kind {
-            Kind::Scalar(Value::String(s)) => ScriptWorld::File(dir.join(s)),
-            Kind::Map(_) => match world::world_from_node(file, n, roles) {
-                Ok(w) => ScriptWorld::Inline(Box::new(w)),
-                Err(e) => {
-                    p.extend(e.0);
-                    ScriptWorld::Missing
-                }
-            },
-            _ => {
-                p.push(Problem::new(
-                    file,
-                    n.pos,
-                    "world",
-                    "expected a path (relative to the script) or a world written inline",
-                ));
-                ScriptWorld::Missing
-            }
-        },
+        Some(n) => world_field(file, n, "world", dir, roles, &mut p),
     };
     let steps = match root.get("steps") {
         None => {
@@ -319,29 +293,76 @@ pub fn parse_script(
     }
 }
 
-/// Parse a list of steps (requests and events); `field` names the list in problems.
-pub fn parse_steps(file: &str, node: &Node, field: &str, p: &mut Vec<Problem>) -> Vec<Step> {
-    let mut steps = Vec::new();
+/// A `world` field: a path (relative to `dir`, the file's folder) or a world written inline.
+pub fn world_field(
+    file: &str,
+    node: &Node,
+    field: &str,
+    dir: &Path,
+    roles: &RoleCatalog,
+    p: &mut Vec<Problem>,
+) -> ScriptWorld {
+    match &node.kind {
+        Kind::Scalar(Value::String(s)) => ScriptWorld::File(dir.join(s)),
+        Kind::Map(_) => match world::world_from_node(file, node, roles) {
+            Ok(w) => ScriptWorld::Inline(Box::new(w)),
+            Err(e) => {
+                p.extend(e.0);
+                ScriptWorld::Missing
+            }
+        },
+        _ => {
+            p.push(Problem::new(
+                file,
+                node.pos,
+                field,
+                "expected a path (relative to this file) or a world written inline",
+            ));
+            ScriptWorld::Missing
+        }
+    }
+}
+
+/// The items of a list of mappings, each with its field path (`field[i]`); a list that is not
+/// one, or an item that is not a mapping, is a problem (`hint` says what an item looks like).
+pub fn mapping_items<'a>(
+    file: &str,
+    node: &'a Node,
+    field: &str,
+    hint: &str,
+    p: &mut Vec<Problem>,
+) -> Vec<(String, &'a Node)> {
     let Kind::Seq(items) = &node.kind else {
         p.push(Problem::new(
             file,
             node.pos,
             field,
-            "expected a list of steps",
+            format!("expected a list: {hint}"),
         ));
-        return steps;
+        return Vec::new();
     };
+    let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let field = format!("{field}[{i}]");
-        if !matches!(item.kind, Kind::Map(_)) {
-            p.push(Problem::new(
-                file,
-                item.pos,
-                &field,
-                "a step is a mapping: a request {principal, action, resource, args, …} or an event {event: leak, key}",
-            ));
-            continue;
+        let f = format!("{field}[{i}]");
+        if matches!(item.kind, Kind::Map(_)) {
+            out.push((f, item));
+        } else {
+            p.push(Problem::new(file, item.pos, &f, hint));
         }
+    }
+    out
+}
+
+/// Parse a list of steps (requests and events); `field` names the list in problems.
+pub fn parse_steps(file: &str, node: &Node, field: &str, p: &mut Vec<Problem>) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for (field, item) in mapping_items(
+        file,
+        node,
+        field,
+        "a step is a mapping: a request {principal, action, resource, args, …} or an event {event: leak, key}",
+        p,
+    ) {
         if item.get("event").is_some() {
             if let Some(e) = de::<RawEvent>(file, item, &field, p) {
                 steps.push(Step {
@@ -605,17 +626,7 @@ fn reasons_text(d: &Decision) -> String {
         (Verdict::Deny, true) if d.errors.is_empty() => return "not permitted".into(),
         (Verdict::Deny, true) => return "denied: evaluation failed (fails closed)".into(),
     };
-    let names: Vec<String> = d
-        .reasons
-        .iter()
-        .map(|r| {
-            if r.rules.is_empty() {
-                r.policy.clone()
-            } else {
-                format!("{} [{}]", r.policy, r.rules.join(", "))
-            }
-        })
-        .collect();
+    let names: Vec<String> = d.reasons.iter().map(crate::report::reason_name).collect();
     format!("{lead} {}", names.join(", "))
 }
 

@@ -8,7 +8,6 @@ use crate::error::{Problem, Problems};
 use crate::policy::RoleCatalog;
 use crate::request::{self, RequestSpec};
 use crate::scenario::{self, ScriptWorld, Step, WhyExpect, de};
-use crate::world;
 use crate::yaml::{self, Kind, Node, Pos};
 use serde::Deserialize;
 use serde_json::Value;
@@ -206,15 +205,7 @@ struct RawEntry {
 
 /// Read and parse a test file; every problem is located (file:line:column, field).
 pub fn load(path: &Path, roles: &RoleCatalog) -> Result<TestFile, Problems> {
-    let file = path.display().to_string();
-    let src = std::fs::read_to_string(path).map_err(|e| {
-        Problems::one(Problem::new(
-            &file,
-            Pos::default(),
-            "",
-            format!("cannot read: {e}"),
-        ))
-    })?;
+    let (file, src) = crate::error::read_input(path)?;
     parse(&file, path, &src, roles)
 }
 
@@ -229,15 +220,7 @@ pub struct PolicyFields {
 /// The `policies`, `variant` and `schema` a file names, without parsing the rest (they decide
 /// which schema, hence which roles, the world is read with).
 pub fn policy_fields(path: &Path) -> Result<PolicyFields, Problems> {
-    let file = path.display().to_string();
-    let src = std::fs::read_to_string(path).map_err(|e| {
-        Problems::one(Problem::new(
-            &file,
-            Pos::default(),
-            "",
-            format!("cannot read: {e}"),
-        ))
-    })?;
+    let (file, src) = crate::error::read_input(path)?;
     let root = parse_yaml(&file, &src)?;
     let mut p = Vec::new();
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -350,35 +333,6 @@ fn read_policy_fields(file: &str, root: &Node, dir: &Path, p: &mut Vec<Problem>)
     }
 }
 
-fn world_of(
-    file: &str,
-    node: &Node,
-    field: &str,
-    dir: &Path,
-    roles: &RoleCatalog,
-    p: &mut Vec<Problem>,
-) -> ScriptWorld {
-    match &node.kind {
-        Kind::Scalar(Value::String(s)) => ScriptWorld::File(dir.join(s)),
-        Kind::Map(_) => match world::world_from_node(file, node, roles) {
-            Ok(w) => ScriptWorld::Inline(Box::new(w)),
-            Err(e) => {
-                p.extend(e.0);
-                ScriptWorld::Missing
-            }
-        },
-        _ => {
-            p.push(Problem::new(
-                file,
-                node.pos,
-                field,
-                "expected a path (relative to the test file) or a world written inline",
-            ));
-            ScriptWorld::Missing
-        }
-    }
-}
-
 fn check_action(file: &str, action: &str, pos: Pos, field: &str, p: &mut Vec<Problem>) {
     if !request::actions().any(|a| a == action) {
         p.push(Problem::new(
@@ -433,7 +387,7 @@ pub fn parse(
             ));
             ScriptWorld::Missing
         }
-        Some(n) => world_of(file, n, "world", &dir, roles, &mut p),
+        Some(n) => scenario::world_field(file, n, "world", &dir, roles, &mut p),
     };
     let now = match root.get("now") {
         None => None,
@@ -494,43 +448,15 @@ pub fn parse(
     }
 }
 
-fn items<'a>(
-    file: &str,
-    node: &'a Node,
-    field: &str,
-    what: &str,
-    p: &mut Vec<Problem>,
-) -> Vec<&'a Node> {
-    match &node.kind {
-        Kind::Seq(items) => items.iter().collect(),
-        _ => {
-            p.push(Problem::new(
-                file,
-                node.pos,
-                field,
-                format!("expected a list of {what}"),
-            ));
-            Vec::new()
-        }
-    }
-}
-
 fn parse_checks(file: &str, node: &Node, p: &mut Vec<Problem>) -> Vec<Check> {
     let mut out = Vec::new();
-    for (i, item) in items(file, node, "checks", "checks", p)
-        .into_iter()
-        .enumerate()
-    {
-        let field = format!("checks[{i}]");
-        if !matches!(item.kind, Kind::Map(_)) {
-            p.push(Problem::new(
-                file,
-                item.pos,
-                &field,
-                "a check is a mapping: {principal, action, resource, args, expect: allow|deny, …}",
-            ));
-            continue;
-        }
+    for (field, item) in scenario::mapping_items(
+        file,
+        node,
+        "checks",
+        "a check is a mapping: {principal, action, resource, args, expect: allow|deny, …}",
+        p,
+    ) {
         let Some(r) = de::<RawCheck>(file, item, &field, p) else {
             continue;
         };
@@ -721,26 +647,19 @@ fn parse_scenarios(
     p: &mut Vec<Problem>,
 ) -> Vec<ScenarioTest> {
     let mut out = Vec::new();
-    for (i, item) in items(file, node, "scenarios", "scenarios", p)
-        .into_iter()
-        .enumerate()
-    {
-        let field = format!("scenarios[{i}]");
-        if !matches!(item.kind, Kind::Map(_)) {
-            p.push(Problem::new(
-                file,
-                item.pos,
-                &field,
-                "a scenario is a mapping: {name, steps: [...]}",
-            ));
-            continue;
-        }
+    for (field, item) in scenario::mapping_items(
+        file,
+        node,
+        "scenarios",
+        "a scenario is a mapping: {name, steps: [...]}",
+        p,
+    ) {
         let Some(r) = de::<RawScenario>(file, item, &field, p) else {
             continue;
         };
         let world = item
             .get("world")
-            .map(|n| world_of(file, n, &format!("{field}.world"), dir, roles, p));
+            .map(|n| scenario::world_field(file, n, &format!("{field}.world"), dir, roles, p));
         let steps = item
             .get("steps")
             .map(|n| scenario::parse_steps(file, n, &format!("{field}.steps"), p))

@@ -519,17 +519,7 @@ fn actual_text(d: &Decision) -> String {
             s.push_str(" (not permitted: no policy applies)");
         }
     } else {
-        let names: Vec<String> = d
-            .reasons
-            .iter()
-            .map(|r| {
-                if r.rules.is_empty() {
-                    r.policy.clone()
-                } else {
-                    format!("{} [{}]", r.policy, r.rules.join(", "))
-                }
-            })
-            .collect();
+        let names: Vec<String> = d.reasons.iter().map(crate::report::reason_name).collect();
         s.push_str(&format!(" by {}", names.join(", ")));
     }
     s

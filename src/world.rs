@@ -348,15 +348,7 @@ pub fn cedar_datetime(s: &str) -> Option<String> {
 
 /// Read and validate a world file; every problem is reported with its location.
 pub fn load_world(path: &Path, roles: &RoleCatalog) -> Result<World, Problems> {
-    let file = path.display().to_string();
-    let src = std::fs::read_to_string(path).map_err(|e| {
-        Problems::one(Problem::new(
-            &file,
-            Pos::default(),
-            "",
-            format!("cannot read: {e}"),
-        ))
-    })?;
+    let (file, src) = crate::error::read_input(path)?;
     parse_world(&file, &src, roles)
 }
 

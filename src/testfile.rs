@@ -23,6 +23,8 @@ pub struct TestFile {
     /// Its text, kept for `--update`.
     pub source: String,
     pub world: ScriptWorld,
+    /// Where `world` is written.
+    pub world_pos: Pos,
     /// `policies`, resolved against the file's folder (empty: the shipped base set).
     pub policies: Vec<PathBuf>,
     /// `variant`: names, or folders resolved against the file's folder.
@@ -433,6 +435,7 @@ pub fn parse(
             path: path.to_path_buf(),
             source: src.to_string(),
             world,
+            world_pos: root.key_pos("world").unwrap_or(root.pos),
             policies,
             variants,
             schema,

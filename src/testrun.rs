@@ -339,12 +339,23 @@ fn policy_options(opts: &TestOptions, path: &Path) -> Result<PolicyOptions, Prob
     })
 }
 
+/// The world a test file (or a scenario, at `at`) names.
 fn load_world(
     tf: &TestFile,
     w: &ScriptWorld,
+    at: Pos,
     roles: &policy::RoleCatalog,
 ) -> Result<World, Problems> {
     match w {
+        ScriptWorld::File(p) if !p.is_file() => Err(Problems::one(Problem::new(
+            &tf.file,
+            at,
+            "world",
+            format!(
+                "{} does not exist (a world path is relative to the test file)",
+                p.display()
+            ),
+        ))),
         ScriptWorld::File(p) => world::load_world(p, roles),
         ScriptWorld::Inline(w) => Ok((**w).clone()),
         ScriptWorld::Missing => Err(Problems::one(Problem::new(
@@ -394,7 +405,7 @@ fn run_file(
             return (report, None);
         }
     };
-    let world = match load_world(&tf, &tf.world, &bundle.roles) {
+    let world = match load_world(&tf, &tf.world, tf.world_pos, &bundle.roles) {
         Ok(w) => w,
         Err(p) => {
             report.problems = p.0;
@@ -436,7 +447,15 @@ fn run_file(
     for s in &tf.scenarios {
         match &s.world {
             None => scenario_worlds.push(world.clone()),
-            Some(w) => match load_world(&tf, w, &bundle.roles) {
+            Some(w) => match load_world(
+                &tf,
+                w,
+                Pos {
+                    line: s.line,
+                    col: 1,
+                },
+                &bundle.roles,
+            ) {
                 Ok(w) => scenario_worlds.push(w),
                 Err(p) => problems.extend(p.0),
             },

@@ -399,6 +399,11 @@ fn malformed_test_files_get_located_errors() {
         ),
         ("checks: []\n", ":1:", "a test file needs `world`"),
         (
+            "checks:\n  - { principal: kate, action: login, expect: allow }\nworld: nope.yaml\n",
+            ":3:",
+            "nope.yaml does not exist (a world path is relative to the test file)",
+        ),
+        (
             "world: WORLD\n",
             ":1:",
             "needs `checks`, `matrix` or `scenarios`",

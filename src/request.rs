@@ -83,6 +83,22 @@ pub struct RequestSpec {
     pub now: Option<String>,
 }
 
+impl RequestSpec {
+    /// A request of `principal` to do `action` on `resource` with these args.
+    pub fn new(principal: &str, action: &str, resource: &str, args: &[(&str, &str)]) -> Self {
+        RequestSpec {
+            principal: principal.into(),
+            action: action.into(),
+            resource: Some(resource.into()),
+            args: args
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+}
+
 /// The target a request acts on, for scope matching.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Target {

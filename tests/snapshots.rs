@@ -23,16 +23,7 @@ fn acme() -> Engine {
 }
 
 fn spec(p: &str, a: &str, r: &str, args: &[(&str, &str)]) -> RequestSpec {
-    RequestSpec {
-        principal: p.into(),
-        action: a.into(),
-        resource: Some(r.into()),
-        args: args
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        ..Default::default()
-    }
+    RequestSpec::new(p, a, r, args)
 }
 
 fn representative() -> Vec<RequestSpec> {

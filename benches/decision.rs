@@ -45,6 +45,37 @@ fn bench(c: &mut Criterion) {
             b.iter(|| engine.decide(black_box(s)).expect("valid"))
         });
     }
+    // Cold: every request has a context the engine has not built before (a new `now` each
+    // time, cycling through more times than the context cache holds).
+    for (name, s) in &cases {
+        let mut i = 0u32;
+        let mut s = s.clone();
+        c.bench_function(&format!("decide-cold/{name}"), |b| {
+            b.iter(|| {
+                i = (i + 1) % 20_000;
+                s.now = Some(format!(
+                    "2026-11-23T{:02}:{:02}:{:02}Z",
+                    i / 3600 % 24,
+                    i / 60 % 60,
+                    i % 60
+                ));
+                engine.decide(black_box(&s)).expect("valid")
+            })
+        });
+    }
+    // Every candidate request of the world, in order (as a matrix or a naive audit asks them):
+    // the time of the whole table; divide by its length for the mean.
+    let table = keyward::request::all_requests(&engine.tr);
+    c.bench_function(
+        &format!("decide-table/acme-{}-requests", table.len()),
+        |b| {
+            b.iter(|| {
+                for s in &table {
+                    black_box(engine.decide(s).expect("valid"));
+                }
+            })
+        },
+    );
     let s = &cases[1].1;
     let t = engine.translate(s).expect("valid");
     c.bench_function("parts/translate", |b| {

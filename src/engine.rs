@@ -17,6 +17,7 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::Mutex;
 
 /// Allow or deny.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -74,7 +75,15 @@ pub struct Engine {
     pub now_override: Option<String>,
     /// Validate every Cedar request against the schema (on by default; see `cedar_request`).
     pub validate_requests: bool,
+    /// Cedar contexts already built, by principal type, action, resource type and context JSON:
+    /// each was validated with the first request that built it, and validation depends on
+    /// nothing else, so later requests with the same key reuse it unvalidated. The context
+    /// names no principal, so the requests of every caller on one target share it.
+    contexts: Mutex<HashMap<String, Context>>,
 }
+
+/// How many contexts [`Engine`] keeps (a bound on memory, not a tuning).
+const CONTEXT_CACHE: usize = 4096;
 
 /// Converts values in Cedar's JSON form (as exported) into typed Cedar values, without
 /// Cedar's JSON reader (per request it costs ~0.3 ms; for a large world, seconds).
@@ -243,6 +252,7 @@ impl Engine {
             types,
             now_override: None,
             validate_requests: true,
+            contexts: Mutex::new(HashMap::new()),
         })
     }
 
@@ -306,9 +316,35 @@ impl Engine {
         let principal = self.uid(&t.principal.0, &t.principal.1)?;
         let action = self.uid("Action", &t.action)?;
         let resource = self.uid(&t.resource.0, &t.resource.1)?;
+        let key = format!(
+            "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+            self.validate_requests, t.principal.0, t.action, t.resource.0, t.context
+        );
+        // A poisoned lock only means another thread panicked mid-insert: start over empty.
+        let cached = match self.contexts.lock() {
+            Ok(map) => map.get(&key).cloned(),
+            Err(_) => None,
+        };
+        if let Some(context) = cached {
+            return Request::new(principal, action, resource, context, None)
+                .map_err(|e| e.to_string());
+        }
         let context = self.cedar_context(t)?;
         let schema = self.validate_requests.then_some(&self.bundle.schema);
-        Request::new(principal, action, resource, context, schema).map_err(|e| e.to_string())
+        let request = Request::new(principal, action, resource, context.clone(), schema)
+            .map_err(|e| e.to_string())?;
+        let mut map = self
+            .contexts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if map.len() >= CONTEXT_CACHE {
+            // Evict one (any) entry: freeing the whole map at once costs more than it saves.
+            if let Some(k) = map.keys().next().cloned() {
+                map.remove(&k);
+            }
+        }
+        map.insert(key, context);
+        Ok(request)
     }
 
     /// The policies that can apply to an action.

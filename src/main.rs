@@ -133,7 +133,8 @@ struct TestCli {
     /// Run only the tests whose name contains TEXT (the others are not counted).
     #[arg(long, value_name = "TEXT")]
     filter: Option<String>,
-    /// Report which policies determined no decision and which rules no test exercised.
+    /// Report, as a table, which policies determined no decision (file:line) and which rules no
+    /// test exercised (every run prints the figures and the policy ids).
     #[arg(long)]
     coverage: bool,
     /// Fail when policy or rule coverage is below PCT percent (implies --coverage).

@@ -1090,6 +1090,10 @@ pub fn text(run: &TestRun, opts: &TestOptions) -> String {
         if let Some(b) = run.below_minimum(opts.min_coverage) {
             let _ = writeln!(s, "FAIL: {b}");
         }
+    } else if !run.coverage.policies.is_empty() {
+        // Always the figures and which policies determined nothing; --coverage has the table.
+        s.push('\n');
+        s.push_str(&coverage_brief(&run.coverage));
     }
     if run.has_problems() {
         let n = run.problems.len() + run.files.iter().filter(|f| !f.problems.is_empty()).count();
@@ -1103,16 +1107,32 @@ pub fn text(run: &TestRun, opts: &TestOptions) -> String {
     s
 }
 
+fn coverage_figures(c: &Coverage) -> String {
+    let (pc, pt, pp) = c.policy_figures();
+    let (rc, rt, rp) = c.rule_figures();
+    format!(
+        "coverage: {pc} of {pt} policies determined a decision ({pp:.1}%); {rc} of {rt} rules exercised ({rp:.1}%)\n"
+    )
+}
+
+/// Coverage in brief: the figures and the ids of the policies that determined nothing.
+pub fn coverage_brief(c: &Coverage) -> String {
+    let mut s = coverage_figures(c);
+    let un: Vec<&str> = c.uncovered().iter().map(|p| p.id.as_str()).collect();
+    if !un.is_empty() {
+        let _ = writeln!(
+            s,
+            "policies that determined no decision: {} (--coverage for where they are)",
+            un.join(", ")
+        );
+    }
+    s
+}
+
 /// Coverage as text: the figures, then a table of the policies that determined no decision
 /// and the rules no test exercised.
 pub fn coverage_text(c: &Coverage) -> String {
-    let mut s = String::new();
-    let (pc, pt, pp) = c.policy_figures();
-    let (rc, rt, rp) = c.rule_figures();
-    let _ = writeln!(
-        s,
-        "coverage: {pc} of {pt} policies determined a decision ({pp:.1}%); {rc} of {rt} rules exercised ({rp:.1}%)"
-    );
+    let mut s = coverage_figures(c);
     let un = c.uncovered();
     if !un.is_empty() {
         let rows: Vec<(String, String, String)> = un
@@ -1227,10 +1247,8 @@ pub fn json(run: &TestRun, opts: &TestOptions) -> Value {
         "skipped": skipped,
         "summary": run.summary(),
     });
-    if opts.coverage || opts.min_coverage.is_some() {
-        v["coverage"] = coverage_json(&run.coverage);
-        v["coverage"]["below_minimum"] = json!(run.below_minimum(opts.min_coverage));
-    }
+    v["coverage"] = coverage_json(&run.coverage);
+    v["coverage"]["below_minimum"] = json!(run.below_minimum(opts.min_coverage));
     v
 }
 

@@ -189,6 +189,14 @@ fn coverage_names_a_policy_no_test_reaches_and_min_coverage_fails() {
     );
     assert!(out.contains("rules no test exercised: R99"), "{out}");
 
+    // Without --coverage the run still says which policies determined nothing (INTERFACE.md).
+    let (code, out, _) = keyward_test(&["tests/decisions", "--policies", &p]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("policies that determined no decision: nobody-tested-this (--coverage"),
+        "{out}"
+    );
+
     let (code, out, _) =
         keyward_test(&["tests/decisions", "--policies", &p, "--min-coverage", "100"]);
     assert_eq!(code, 1, "{out}");

@@ -9,10 +9,10 @@
 //! Run: `cargo bench --bench audit` (add `-- small` to stop after the 1k-user world).
 
 use keyward::audit::{AuditOptions, audit};
-use keyward::engine::{Engine, Verdict};
-use keyward::generate::{GenerateOptions, generate};
-use keyward::policy::{self, PolicyOptions};
-use keyward::request::{all_requests, callers, resource_requests};
+use keyward::decide::engine::{Engine, Verdict};
+use keyward::decide::policy::{self, PolicyOptions};
+use keyward::decide::request::{all_requests, callers, resource_requests};
+use keyward::world::generate::{GenerateOptions, generate};
 use std::time::Instant;
 
 fn world(users: usize, accounts: usize) -> Engine {
@@ -97,7 +97,7 @@ fn main() {
                 x ^= x << 17;
                 let p = cs[(x % cs.len() as u64) as usize];
                 let r = &rs[((x >> 20) % rs.len() as u64) as usize];
-                let s = keyward::request::RequestSpec {
+                let s = keyward::decide::request::RequestSpec {
                     principal: p.to_string(),
                     action: r.action.to_string(),
                     resource: Some(r.resource.clone()),

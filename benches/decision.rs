@@ -3,8 +3,8 @@
 //! request with the schema, and Cedar's evaluation. Run: `cargo bench --bench decision`.
 
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
-use keyward::commands::{Common, load_engine};
-use keyward::request::RequestSpec;
+use keyward::cli::{Common, load_engine};
+use keyward::decide::request::RequestSpec;
 use std::path::PathBuf;
 
 fn spec(p: &str, a: &str, r: &str, args: &[(&str, &str)]) -> RequestSpec {
@@ -65,7 +65,7 @@ fn bench(c: &mut Criterion) {
     }
     // Every candidate request of the world, in order (as a matrix or a naive audit asks them):
     // the time of the whole table; divide by its length for the mean.
-    let table = keyward::request::all_requests(&engine.tr);
+    let table = keyward::decide::request::all_requests(&engine.tr);
     c.bench_function(
         &format!("decide-table/acme-{}-requests", table.len()),
         |b| {

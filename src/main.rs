@@ -2,10 +2,10 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use keyward::audit::AuditOptions;
-use keyward::commands::{self, Common, EXIT_BAD_INPUT, Format, Outcome};
-use keyward::policy::PolicyOptions;
+use keyward::cli::{self, Common, EXIT_BAD_INPUT, Format, Outcome};
+use keyward::decide::policy::PolicyOptions;
+use keyward::decide::request::RequestSpec;
 use keyward::report::{AuditFormat, GroupBy};
-use keyward::request::RequestSpec;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -349,7 +349,7 @@ fn audit(common: CommonArgs, a: AuditCli) -> Outcome {
     // Progress only on a terminal, and not when a program reads json/jsonl from stdout.
     let machine = matches!(format, AuditFormat::Json | AuditFormat::Jsonl)
         && !std::io::stdout().is_terminal();
-    let args = commands::AuditArgs {
+    let args = cli::AuditArgs {
         opts: AuditOptions {
             principal: a.principal,
             action: a.action,
@@ -371,7 +371,7 @@ fn audit(common: CommonArgs, a: AuditCli) -> Outcome {
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    commands::audit(&common.common(), &args, &mut out)
+    cli::audit(&common.common(), &args, &mut out)
 }
 
 fn run(cli: Cli) -> Outcome {
@@ -394,7 +394,7 @@ fn run(cli: Cli) -> Outcome {
             r.args,
             r.via_trusted_profile,
         ) {
-            Ok(s) => commands::check(&common.common(), &s),
+            Ok(s) => cli::check(&common.common(), &s),
             Err(e) => usage(e),
         },
         Command::Apply {
@@ -408,15 +408,15 @@ fn run(cli: Cli) -> Outcome {
             r.args,
             r.via_trusted_profile,
         ) {
-            Ok(s) => commands::apply(&common.common(), &s, write),
+            Ok(s) => cli::apply(&common.common(), &s, write),
             Err(e) => usage(e),
         },
         Command::Run {
             script,
             common,
             write,
-        } => commands::run(&common.common(), &script, write),
-        Command::Validate { common } => commands::validate(&common.common()),
+        } => cli::run(&common.common(), &script, write),
+        Command::Validate { common } => cli::validate(&common.common()),
         Command::Test(t) => {
             if let Some(f) = matches!(
                 t.format,
@@ -436,8 +436,8 @@ fn run(cli: Cli) -> Outcome {
             } else {
                 Format::Text
             };
-            commands::test(
-                &keyward::testrun::TestOptions {
+            cli::test(
+                &keyward::testing::testrun::TestOptions {
                     paths: t.paths,
                     policy: PolicyOptions {
                         policies: t.policies,
@@ -455,13 +455,13 @@ fn run(cli: Cli) -> Outcome {
                 t.accept,
             )
         }
-        Command::Findings { common } => commands::findings(&common.common()),
-        Command::Generate(g) => commands::generate(
+        Command::Findings { common } => cli::findings(&common.common()),
+        Command::Generate(g) => cli::generate(
             &PolicyOptions {
                 schema: g.schema,
                 ..Default::default()
             },
-            &keyward::generate::GenerateOptions {
+            &keyward::world::generate::GenerateOptions {
                 users: g.users,
                 keys_per_user: g.keys_per_user,
                 service_ids: g.service_ids,
@@ -483,7 +483,7 @@ fn run(cli: Cli) -> Outcome {
                 },
                 _ => None,
             };
-            commands::export(&common.common(), s.as_ref(), policies_out.as_ref())
+            cli::export(&common.common(), s.as_ref(), policies_out.as_ref())
         }
     }
 }

@@ -4,9 +4,9 @@
 //! generated worlds.
 
 use keyward::audit::{AuditOptions, audit, triple};
-use keyward::engine::{Decision, Engine, Verdict};
-use keyward::policy::{self, PolicyOptions, Source};
-use keyward::request::all_requests;
+use keyward::decide::engine::{Decision, Engine, Verdict};
+use keyward::decide::policy::{self, PolicyOptions, Source};
+use keyward::decide::request::all_requests;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -158,7 +158,7 @@ fn acme_base_and_every_variant() {
         .load(std::sync::atomic::Ordering::Relaxed);
     let sets = stats.set_groups.load(std::sync::atomic::Ordering::Relaxed);
     assert!(sets > 100 && fallback <= 3 * 5, "{}", stats.summary());
-    for v in keyward::policy::shipped_variants() {
+    for v in keyward::decide::policy::shipped_variants() {
         assert_exact(&engine(&src, Some(v), None), &format!("acme/{v}"));
     }
 }
@@ -171,7 +171,7 @@ fn acme_with_policies_the_fast_path_cannot_read() {
 
 fn generated(users: usize, keys: usize, sids: usize, accounts: usize, seed: u64) -> String {
     let bundle = policy::load(&PolicyOptions::default()).expect("policies");
-    let opts = keyward::generate::GenerateOptions {
+    let opts = keyward::world::generate::GenerateOptions {
         users,
         keys_per_user: keys,
         service_ids: sids,
@@ -179,7 +179,7 @@ fn generated(users: usize, keys: usize, sids: usize, accounts: usize, seed: u64)
         seed,
         now: None,
     };
-    keyward::generate::generate(&opts, &bundle.roles)
+    keyward::world::generate::generate(&opts, &bundle.roles)
         .expect("generate")
         .to_yaml()
 }
@@ -197,7 +197,7 @@ fn generated_worlds_base_variants_and_unreadable_policies() {
             .load(std::sync::atomic::Ordering::Relaxed);
         let groups = stats.set_groups.load(std::sync::atomic::Ordering::Relaxed);
         assert!(pe * 3 < groups, "{}", stats.summary());
-        for v in keyward::policy::shipped_variants() {
+        for v in keyward::decide::policy::shipped_variants() {
             assert_exact(&engine(&src, Some(v), None), &format!("seed {seed}/{v}"));
         }
         assert_exact(

@@ -2,8 +2,9 @@
 //! where it matters), the field path and a message that says what is wrong. Also through the
 //! binary (`keyward validate`), and for policy files (`keyward validate --policies DIR`).
 
-use keyward::error::Problem;
-use keyward::policy::{self, PolicyOptions, RoleCatalog};
+use keyward::decide::policy::{self, PolicyOptions};
+use keyward::world::RoleCatalog;
+use keyward::world::problem::Problem;
 use keyward::world::{self, LeakAction, Restriction, World};
 use std::path::Path;
 use std::process::Command;

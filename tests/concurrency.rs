@@ -52,7 +52,7 @@ fn concurrent_apply_write_processes_lose_no_update() {
         values.push(v["api_key_value"].as_str().unwrap().to_string());
     }
     let text = std::fs::read_to_string(&world).unwrap();
-    let bundle = keyward::policy::load(&Default::default()).unwrap();
+    let bundle = keyward::decide::policy::load(&Default::default()).unwrap();
     let w = keyward::world::parse_world("world.yaml", &text, &bundle.roles)
         .unwrap_or_else(|p| panic!("{p}"));
     assert_eq!(w.api_keys.len(), N, "every allowed change landed:\n{text}");

@@ -3,10 +3,10 @@
 //! that stale etags conflict (R15). Runs the library function the binary runs, on copies of
 //! fixtures/acme.yaml.
 
-use keyward::changes::fingerprint;
-use keyward::commands::{self, Common, Format, Outcome};
-use keyward::policy::{self, PolicyOptions};
-use keyward::request::RequestSpec;
+use keyward::cli::{self, Common, Format, Outcome};
+use keyward::decide::policy::{self, PolicyOptions};
+use keyward::decide::request::RequestSpec;
+use keyward::evaluator::changes::fingerprint;
 use keyward::world::{World, load_world};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -40,7 +40,7 @@ fn apply_on(path: &Path, s: &RequestSpec, write: bool, format: Format) -> Outcom
         format,
         ..Default::default()
     };
-    commands::apply(&common, s, write)
+    cli::apply(&common, s, write)
 }
 
 fn json(o: &Outcome) -> Value {
@@ -410,7 +410,7 @@ fn r13_r16_login_says_who_the_key_authenticates_as_until_it_expires() {
         now: Some("2027-02-02T00:00:00Z".into()),
         ..Default::default()
     };
-    let o = commands::apply(
+    let o = cli::apply(
         &common,
         &spec("key-pat-acme", "login", Some("globex"), &[]),
         false,
@@ -594,6 +594,6 @@ fn a_written_world_loads_and_validates_again() {
         world: Some(path.clone()),
         ..Default::default()
     };
-    let v = commands::validate(&common);
+    let v = cli::validate(&common);
     assert_eq!(v.code, 0, "{v:?}");
 }

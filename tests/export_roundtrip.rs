@@ -6,10 +6,10 @@
 use cedar_policy::{
     Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, PolicySet, Request, Schema,
 };
-use keyward::commands::{Common, load_engine};
-use keyward::engine::{Engine, Verdict};
-use keyward::export;
-use keyward::request::{RequestSpec, all_requests};
+use keyward::cli::{Common, load_engine};
+use keyward::decide::engine::{Engine, Verdict};
+use keyward::decide::export;
+use keyward::decide::request::{RequestSpec, all_requests};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -225,7 +225,7 @@ fn via_trusted_profile_decides_the_same_through_export() {
     let actions: BTreeSet<&str> = specs.iter().map(|s| s.action.as_str()).collect();
     assert_eq!(
         actions.len(),
-        keyward::request::ACTIONS.len(),
+        keyward::decide::request::ACTIONS.len(),
         "the sample covers every action"
     );
     assert!(allowed > 0, "no trusted-profile request of acme is allowed");
@@ -377,7 +377,7 @@ fn binary_policies_out_writes_the_loaded_set() {
     // With a variant, the file grows by the variant's policies.
     let with_variant = load_engine(&Common {
         world: Some(acme()),
-        policy: keyward::policy::PolicyOptions {
+        policy: keyward::decide::policy::PolicyOptions {
             variants: vec!["c1-editor-creates".into()],
             ..Default::default()
         },

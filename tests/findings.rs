@@ -2,10 +2,10 @@
 //! and read against the fixture), and for each rule a small world where it fires and one where it
 //! does not. F3 is asked of the policies: changing a policy changes it.
 
-use keyward::commands::{self, Common, Format, load_engine};
-use keyward::engine::Engine;
-use keyward::findings::{Finding, findings, findings_json, findings_text};
-use keyward::policy::{self, PolicyOptions};
+use keyward::audit::findings::{Finding, findings, findings_json, findings_text};
+use keyward::cli::{self, Common, Format, load_engine};
+use keyward::decide::engine::Engine;
+use keyward::decide::policy::{self, PolicyOptions};
 use keyward::world::parse_world;
 use std::path::PathBuf;
 
@@ -362,17 +362,17 @@ fn findings_command_text_and_json() {
         format,
         ..Default::default()
     };
-    let text = commands::findings(&common(Format::Text));
+    let text = cli::findings(&common(Format::Text));
     assert_eq!(text.code, 0, "{}", text.stderr);
     assert_eq!(text.stdout, findings_text(&findings(&acme())));
-    let json = commands::findings(&common(Format::Json));
+    let json = cli::findings(&common(Format::Json));
     let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
     let first = &v["findings"][0];
     assert_eq!(first["rule"], "F1");
     assert!(first["subject"].is_string() && first["message"].is_string());
     let mut bad = common(Format::Text);
     bad.now = Some("soon".into());
-    let out = commands::findings(&bad);
+    let out = cli::findings(&bad);
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("--now"), "{}", out.stderr);
 }

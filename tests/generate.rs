@@ -3,10 +3,10 @@
 //! accounts and cluster keys that audits and findings need. Small sizes keep `cargo test` fast;
 //! the 10k-user timing is a `cargo run --release` (see the README).
 
-use keyward::commands;
-use keyward::engine::Engine;
-use keyward::generate::{GenerateOptions, KEY_LIMIT, generate, to_yaml};
-use keyward::policy::{self, PolicyBundle, PolicyOptions};
+use keyward::cli;
+use keyward::decide::engine::Engine;
+use keyward::decide::policy::{self, PolicyBundle, PolicyOptions};
+use keyward::world::generate::{GenerateOptions, KEY_LIMIT, generate, to_yaml};
 use keyward::world::{LeakAction, Restriction, World, parse_world};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
@@ -224,11 +224,11 @@ fn bad_sizes_and_now_name_their_flag() {
 #[test]
 fn command_writes_the_file_or_stdout() {
     let o = opts(20, 2, 2, 2, 5);
-    let printed = commands::generate(&PolicyOptions::default(), &o, None);
+    let printed = cli::generate(&PolicyOptions::default(), &o, None);
     assert_eq!(printed.code, 0, "{}", printed.stderr);
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("world.yaml");
-    let written = commands::generate(&PolicyOptions::default(), &o, Some(&path));
+    let written = cli::generate(&PolicyOptions::default(), &o, Some(&path));
     assert_eq!(written.code, 0, "{}", written.stderr);
     assert!(written.stdout.is_empty());
     assert!(written.stderr.starts_with("wrote "), "{}", written.stderr);
@@ -236,6 +236,6 @@ fn command_writes_the_file_or_stdout() {
         std::fs::read_to_string(&path).expect("written"),
         printed.stdout
     );
-    let capped = commands::generate(&PolicyOptions::default(), &opts(2, 21, 0, 1, 1), None);
+    let capped = cli::generate(&PolicyOptions::default(), &opts(2, 21, 0, 1, 1), None);
     assert!(capped.stderr.contains("capped at 20"), "{}", capped.stderr);
 }

@@ -3,13 +3,13 @@
 //! command's jsonl rows carry both sides.
 
 use keyward::audit::AuditOptions;
-use keyward::commands::{Common, load_engine};
-use keyward::impact::impact;
-use keyward::policy::PolicyOptions;
+use keyward::audit::impact::impact;
+use keyward::cli::{Common, load_engine};
+use keyward::decide::policy::PolicyOptions;
 use std::path::PathBuf;
 use std::process::Command;
 
-fn acme(variants: &[&str], policies: Vec<PathBuf>) -> keyward::engine::Engine {
+fn acme(variants: &[&str], policies: Vec<PathBuf>) -> keyward::decide::engine::Engine {
     load_engine(&Common {
         world: Some(PathBuf::from(concat!(
             env!("CARGO_MANIFEST_DIR"),

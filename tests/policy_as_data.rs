@@ -120,7 +120,7 @@ fn a_variant_beside_the_policies_folder_is_read_from_disk() {
 
 #[test]
 fn every_shipped_policy_is_annotated_and_every_permission_rule_is_encoded() {
-    let bundle = keyward::policy::load(&Default::default()).expect("shipped set");
+    let bundle = keyward::decide::policy::load(&Default::default()).expect("shipped set");
     let mut rules = std::collections::BTreeSet::new();
     for p in bundle.info.values() {
         assert!(!p.rules.is_empty(), "{} has no @rule", p.id);

@@ -10,9 +10,9 @@
 //!
 //! The oracle for R7 reads role bindings here, in the test: the evaluator itself never does.
 
-use keyward::policy::{self, PolicyBundle, PolicyOptions};
-use keyward::request::{ACTIONS, RequestSpec, all_requests};
-use keyward::scenario::{Expect, Runner, StepResult};
+use keyward::decide::policy::{self, PolicyBundle, PolicyOptions};
+use keyward::decide::request::{ACTIONS, RequestSpec, all_requests};
+use keyward::evaluator::scenario::{Expect, Runner, StepResult};
 use keyward::world::{
     AccessGroup, Account, ApiKey, ClassicKey, Cluster, ClusterApiKey, LeakAction, Restriction,
     RoleBinding, ServiceId, User, World, parse_world,

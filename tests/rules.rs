@@ -3,11 +3,11 @@
 //! which) determined it or nothing permitted it. Most cases run on fixtures/acme.yaml (see its
 //! header for who holds what); the rest on small worlds written here.
 
-use keyward::commands::{Common, load_engine};
-use keyward::engine::{Decision, Engine, Verdict};
-use keyward::policy::{self, PolicyOptions};
+use keyward::cli::{Common, load_engine};
+use keyward::decide::engine::{Decision, Engine, Verdict};
+use keyward::decide::policy::{self, PolicyOptions};
+use keyward::decide::request::RequestSpec;
 use keyward::report::decision_text;
-use keyward::request::RequestSpec;
 use keyward::world::parse_world;
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -2,7 +2,7 @@
 //! step sees the state the previous ones left, a failed expectation exits non-zero, script
 //! errors are located, and `--write` keeps the final state only when the run passed.
 
-use keyward::commands::{self, Common, Format, Outcome};
+use keyward::cli::{self, Common, Format, Outcome};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -24,7 +24,7 @@ fn run(script: &Path, world: Option<&Path>, write: bool, format: Format) -> Outc
         format,
         ..Default::default()
     };
-    commands::run(&common, script, write)
+    cli::run(&common, script, write)
 }
 
 fn json(o: &Outcome) -> Value {

@@ -2,11 +2,11 @@
 //! representative decisions (text and JSON) and the full decision matrix of fixtures/acme.yaml.
 //! Also: evaluation errors fail closed, even when the erroring policy is a forbid.
 
-use keyward::commands::{Common, load_engine};
-use keyward::engine::{Engine, Verdict};
-use keyward::policy::{self, PolicyOptions, Source};
+use keyward::cli::{Common, load_engine};
+use keyward::decide::engine::{Engine, Verdict};
+use keyward::decide::policy::{self, PolicyOptions, Source};
+use keyward::decide::request::{RequestSpec, all_requests};
 use keyward::report::{decision_json, decision_text};
-use keyward::request::{RequestSpec, all_requests};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;

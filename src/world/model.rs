@@ -3,11 +3,11 @@
 //!
 //! Owns the shape and consistency of a world. It must not decide permissions: it knows nothing
 //! of what a role grants (the valid service and role names come from the schema, see
-//! [`crate::policy::RoleCatalog`]).
+//! [`crate::world::RoleCatalog`]).
 
-use crate::error::{Problem, Problems};
-use crate::policy::RoleCatalog;
-use crate::yaml::{self, Kind, Node, Pos};
+use crate::world::RoleCatalog;
+use crate::world::problem::{Problem, Problems};
+use crate::world::yaml::{self, Kind, Node, Pos};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -348,7 +348,7 @@ pub fn cedar_datetime(s: &str) -> Option<String> {
 
 /// Read and validate a world file; every problem is reported with its location.
 pub fn load_world(path: &Path, roles: &RoleCatalog) -> Result<World, Problems> {
-    let (file, src) = crate::error::read_input(path)?;
+    let (file, src) = crate::world::problem::read_input(path)?;
     parse_world(&file, &src, roles)
 }
 

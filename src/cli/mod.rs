@@ -1,15 +1,15 @@
 //! The commands of the CLI as library functions: each takes its options and returns what to
 //! print and the exit code, so tests call exactly what the binary runs.
 
-use crate::engine::{Engine, Verdict};
-use crate::error::{Problem, Problems};
-use crate::export;
-use crate::policy::{self, PolicyBundle, PolicyOptions};
+use crate::decide::engine::{Engine, Verdict};
+use crate::decide::export;
+use crate::decide::policy::{self, PolicyBundle, PolicyOptions};
+use crate::decide::request::RequestSpec;
+use crate::evaluator::scenario::{Runner, ScriptWorld};
+use crate::evaluator::{changes, scenario, store};
 use crate::report;
-use crate::request::RequestSpec;
-use crate::scenario::{Runner, ScriptWorld};
 use crate::world;
-use crate::{changes, scenario, store};
+use crate::world::problem::{Problem, Problems};
 use std::path::{Path, PathBuf};
 
 /// Exit code: allowed / success.
@@ -130,7 +130,7 @@ pub fn validate(common: &Common) -> Outcome {
             if p.rules.is_empty() {
                 problems.push(Problem::new(
                     &p.file,
-                    crate::yaml::Pos {
+                    crate::world::yaml::Pos {
                         line: p.line,
                         col: 1,
                     },
@@ -141,7 +141,7 @@ pub fn validate(common: &Common) -> Outcome {
             if p.doc.is_empty() {
                 problems.push(Problem::new(
                     &p.file,
-                    crate::yaml::Pos {
+                    crate::world::yaml::Pos {
                         line: p.line,
                         col: 1,
                     },
@@ -250,24 +250,24 @@ pub fn export(
 /// written to `out` (atomically enough: a temporary file renamed) or printed.
 pub fn generate(
     policy: &PolicyOptions,
-    opts: &crate::generate::GenerateOptions,
+    opts: &crate::world::generate::GenerateOptions,
     out: Option<&PathBuf>,
 ) -> Outcome {
     let bundle = match policy::load(policy) {
         Ok(b) => b,
         Err(p) => return p.into(),
     };
-    let world = match crate::generate::generate(opts, &bundle.roles) {
+    let world = match crate::world::generate::generate(opts, &bundle.roles) {
         Ok(w) => w,
         Err(p) => return p.into(),
     };
-    let text = crate::generate::to_yaml(opts, &world);
+    let text = crate::world::generate::to_yaml(opts, &world);
     let mut stderr = String::new();
-    if opts.keys_per_user > crate::generate::KEY_LIMIT {
+    if opts.keys_per_user > crate::world::generate::KEY_LIMIT {
         stderr.push_str(&format!(
             "note: --keys-per-user {} is capped at {} keys per identity (R10)\n",
             opts.keys_per_user,
-            crate::generate::KEY_LIMIT
+            crate::world::generate::KEY_LIMIT
         ));
     }
     let Some(path) = out else {
@@ -461,7 +461,7 @@ pub fn run(common: &Common, script_path: &Path, write: bool) -> Outcome {
         ScriptWorld::Missing => {
             return Problem::new(
                 &script.file,
-                crate::yaml::Pos { line: 1, col: 1 },
+                crate::world::yaml::Pos { line: 1, col: 1 },
                 "world",
                 "the script names no world: add `world: FILE` (relative to the script) or pass --world FILE",
             )
@@ -593,13 +593,13 @@ pub fn findings(common: &Common) -> Outcome {
     if let Err(p) = engine.now_for(&RequestSpec::default()) {
         return p.into();
     }
-    let found = crate::findings::findings(&engine);
+    let found = crate::audit::findings::findings(&engine);
     let stdout = match common.format {
         Format::Json => format!(
             "{}\n",
-            serde_json::json!({"findings": crate::findings::findings_json(&found)})
+            serde_json::json!({"findings": crate::audit::findings::findings_json(&found)})
         ),
-        Format::Text => crate::findings::findings_text(&found),
+        Format::Text => crate::audit::findings::findings_text(&found),
     };
     Outcome {
         stdout,
@@ -688,8 +688,8 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn std::io::Write) -> Ou
             Ok(e) => e,
             Err(p) => return p.into(),
         };
-        return match crate::impact::impact(&engine, &other, &a.opts, &progress) {
-            Ok(changes) => match crate::impact::write(&changes, a.format, out) {
+        return match crate::audit::impact::impact(&engine, &other, &a.opts, &progress) {
+            Ok(changes) => match crate::audit::impact::write(&changes, a.format, out) {
                 Ok(()) => Outcome::default(),
                 Err(e) => io_err(e),
             },
@@ -722,15 +722,18 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn std::io::Write) -> Ou
     };
     let with_findings = a.findings || a.format == AuditFormat::Text;
     let found = if with_findings {
-        crate::findings::findings(&engine)
+        crate::audit::findings::findings(&engine)
     } else {
         Vec::new()
     };
     let mut json_extra = serde_json::Map::new();
     let mut text_extra = String::new();
     if with_findings {
-        json_extra.insert("findings".into(), crate::findings::findings_json(&found));
-        text_extra = format!("\n{}", crate::findings::findings_text(&found));
+        json_extra.insert(
+            "findings".into(),
+            crate::audit::findings::findings_json(&found),
+        );
+        text_extra = format!("\n{}", crate::audit::findings::findings_text(&found));
     }
     json_extra.insert("stats".into(), serde_json::Value::String(stats.summary()));
     let result = writer.finish(json_extra, &text_extra);
@@ -754,8 +757,8 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn std::io::Write) -> Ou
 /// `keyward test`: decision test files. Exit 0 when every test passed (and coverage is not
 /// below `--min-coverage`), 1 otherwise or on bad input. With `accept`, pending `FILE.new`
 /// files written by `--update` replace their test files instead.
-pub fn test(opts: &crate::testrun::TestOptions, format: Format, accept: bool) -> Outcome {
-    use crate::testrun;
+pub fn test(opts: &crate::testing::testrun::TestOptions, format: Format, accept: bool) -> Outcome {
+    use crate::testing::testrun;
     if accept {
         let (done, problems) = testrun::accept(&opts.paths, &opts.policy);
         let mut stdout: String = done.iter().map(|l| format!("{l}\n")).collect();

@@ -8,9 +8,9 @@
 //! binding at all). It names no role: "holds no role" means "is the subject of no binding,
 //! directly or through an access group", whatever the roles are. It must not change the world.
 
-use crate::engine::{Engine, Verdict};
-use crate::generate::KEY_LIMIT;
-use crate::request::RequestSpec;
+use crate::decide::engine::{Engine, Verdict};
+use crate::decide::request::RequestSpec;
+use crate::world::generate::KEY_LIMIT;
 use crate::world::{IdKind, LeakAction, Restriction};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashSet};

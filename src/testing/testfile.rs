@@ -1,14 +1,14 @@
 //! Decision test files (`keyward test`): their format (docs/test-files.md), located parse
 //! errors, and the rewriting of a file's `matrix` blocks for `--update`.
 //!
-//! Owns reading and writing the files only: it decides nothing (see [`crate::testrun`]).
+//! Owns reading and writing the files only: it decides nothing (see [`crate::testing::testrun`]).
 
-use crate::engine::Verdict;
-use crate::error::{Problem, Problems};
-use crate::policy::RoleCatalog;
-use crate::request::{self, RequestSpec};
-use crate::scenario::{self, ScriptWorld, Step, WhyExpect, de};
-use crate::yaml::{self, Kind, Node, Pos};
+use crate::decide::engine::Verdict;
+use crate::decide::request::{self, RequestSpec};
+use crate::evaluator::scenario::{self, ScriptWorld, Step, WhyExpect, de};
+use crate::world::RoleCatalog;
+use crate::world::problem::{Problem, Problems};
+use crate::world::yaml::{self, Kind, Node, Pos};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -207,7 +207,7 @@ struct RawEntry {
 
 /// Read and parse a test file; every problem is located (file:line:column, field).
 pub fn load(path: &Path, roles: &RoleCatalog) -> Result<TestFile, Problems> {
-    let (file, src) = crate::error::read_input(path)?;
+    let (file, src) = crate::world::problem::read_input(path)?;
     parse(&file, path, &src, roles)
 }
 
@@ -222,7 +222,7 @@ pub struct PolicyFields {
 /// The `policies`, `variant` and `schema` a file names, without parsing the rest (they decide
 /// which schema, hence which roles, the world is read with).
 pub fn policy_fields(path: &Path) -> Result<PolicyFields, Problems> {
-    let (file, src) = crate::error::read_input(path)?;
+    let (file, src) = crate::world::problem::read_input(path)?;
     let root = parse_yaml(&file, &src)?;
     let mut p = Vec::new();
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();

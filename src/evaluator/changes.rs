@@ -7,9 +7,9 @@
 //! ownership. A fact a change needs that does not hold (a stale etag, no classic key to delete,
 //! a world the change would leave invalid) is a [`Failure`] of the operation, not a deny.
 
-use crate::engine::{Decision, Verdict};
-use crate::policy::RoleCatalog;
-use crate::request::RequestSpec;
+use crate::decide::engine::{Decision, Verdict};
+use crate::decide::request::RequestSpec;
+use crate::world::RoleCatalog;
 use crate::world::{
     self, ApiKey, ClassicKey, ClusterApiKey, IdKind, LeakAction, Restriction, World,
 };

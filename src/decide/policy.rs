@@ -6,8 +6,9 @@
 //! Owns where policies come from and what they say about themselves (id, rules, doc). It must
 //! not evaluate requests (see `engine.rs`).
 
-use crate::error::{Problem, Problems};
-use crate::yaml::Pos;
+use crate::world::RoleCatalog;
+use crate::world::problem::{Problem, Problems};
+use crate::world::yaml::Pos;
 use cedar_policy::{PolicyId, PolicySet, Schema, SchemaFragment, ValidationMode, Validator};
 use miette::Diagnostic;
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,24 +37,6 @@ pub struct PolicyInfo {
     pub effect: String,
     pub file: String,
     pub line: usize,
-}
-
-/// The service and role names the schema declares in `type Roles`.
-#[derive(Debug, Clone, Default)]
-pub struct RoleCatalog {
-    services: BTreeMap<String, Vec<String>>,
-}
-
-impl RoleCatalog {
-    /// The roles a service has (sorted by name); `None` for an unknown service.
-    pub fn roles(&self, service: &str) -> Option<&Vec<String>> {
-        self.services.get(service)
-    }
-
-    /// Every service.
-    pub fn services(&self) -> impl Iterator<Item = &str> {
-        self.services.keys().map(String::as_str)
-    }
 }
 
 /// A loaded, validated policy set with its schema.
@@ -474,5 +457,5 @@ fn role_catalog(json: &serde_json::Value) -> Option<RoleCatalog> {
             .collect();
         services.insert(service.clone(), names);
     }
-    Some(RoleCatalog { services })
+    Some(RoleCatalog::new(services))
 }

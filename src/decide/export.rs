@@ -2,8 +2,8 @@
 //! CLI's `--request-json` object (with the full context), and the loaded policy set as one
 //! `.cedar` file, so that `cedar authorize` reproduces keyward's decisions.
 
-use crate::engine::Engine;
-use crate::request::Translated;
+use crate::decide::engine::Engine;
+use crate::decide::request::Translated;
 use serde_json::{Value, json};
 
 /// The `cedar` CLI's request JSON for a translated request.

@@ -11,8 +11,8 @@
 //! `rand` minor release may change its generators' streams). Every collection iterated here is
 //! ordered (`Vec`, `BTreeMap`), never a hash map, so the output depends on the arguments alone.
 
-use crate::error::Problem;
-use crate::policy::RoleCatalog;
+use crate::world::RoleCatalog;
+use crate::world::problem::Problem;
 use crate::world::{
     AccessGroup, Account, ApiKey, ClassicKey, Cluster, ClusterApiKey, IAM_IDENTITY, KUBERNETES,
     LeakAction, Restriction, RoleBinding, ServiceId, User, World, cedar_datetime,

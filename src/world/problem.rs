@@ -1,7 +1,7 @@
 //! Problems with input, each located (file, line, column, field), and the error type of the
 //! library's commands. Owns reporting shape only; the checks live where the input is read.
 
-use crate::yaml::Pos;
+use crate::world::yaml::Pos;
 use std::fmt;
 
 /// One located problem with an input file or argument.

@@ -6,9 +6,9 @@
 //! target scopes. It must not decide anything a policy decides: it never looks at what a role
 //! grants, who owns what, or whether something is locked.
 
-use crate::entities::{Translation, datetime, eref, grant_id, ty};
-use crate::error::Problem;
-use crate::policy::RoleCatalog;
+use crate::decide::entities::{Translation, datetime, eref, grant_id, ty};
+use crate::world::RoleCatalog;
+use crate::world::problem::Problem;
 use crate::world::{IdKind, LeakAction, Restriction, cedar_datetime};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;

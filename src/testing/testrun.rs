@@ -4,16 +4,16 @@
 //!
 //! Decisions come from [`Engine`] and [`Runner`] only; this module compares and reports.
 
-use crate::engine::{Decision, Engine, Verdict};
-use crate::error::{Problem, Problems};
-use crate::policy::{self, PolicyBundle, PolicyInfo, PolicyOptions};
+use crate::decide::engine::{Decision, Engine, Verdict};
+use crate::decide::policy::{self, PolicyBundle, PolicyInfo, PolicyOptions};
+use crate::decide::request::{RequestSpec, all_requests};
+use crate::evaluator::scenario::{self, Runner, ScriptWorld};
+use crate::evaluator::store;
 use crate::report;
-use crate::request::{RequestSpec, all_requests};
-use crate::scenario::{self, Runner, ScriptWorld};
-use crate::store;
-use crate::testfile::{self, Check, Matrix, ScenarioTest, TestFile, request_line};
+use crate::testing::testfile::{self, Check, Matrix, ScenarioTest, TestFile, request_line};
+use crate::world::problem::{Problem, Problems};
+use crate::world::yaml::Pos;
 use crate::world::{self, World};
-use crate::yaml::Pos;
 use rayon::prelude::*;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -344,7 +344,7 @@ fn load_world(
     tf: &TestFile,
     w: &ScriptWorld,
     at: Pos,
-    roles: &policy::RoleCatalog,
+    roles: &crate::world::RoleCatalog,
 ) -> Result<World, Problems> {
     match w {
         ScriptWorld::File(p) if !p.is_file() => Err(Problems::one(Problem::new(

@@ -6,9 +6,9 @@
 //! triple allowed on one side only is decided on the other with `decide`, to name what denied it.
 
 use crate::audit::{AuditOptions, Auditor};
-use crate::engine::{Decision, Engine, Verdict};
+use crate::decide::engine::{Decision, Engine, Verdict};
+use crate::decide::request::{RequestSpec, Target3, resource_requests};
 use crate::report::{AuditFormat, audit_row_json, target_label};
-use crate::request::{RequestSpec, Target3, resource_requests};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};

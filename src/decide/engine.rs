@@ -4,10 +4,10 @@
 //! Owns the call into `cedar-policy` and the shape of a decision. It must not change the world
 //! (that is the evaluator's) nor format output (see `report.rs`).
 
-use crate::entities::{Translation, ty};
-use crate::error::{Problem, Problems};
-use crate::policy::{PolicyBundle, PolicyInfo};
-use crate::request::{RequestSpec, Translated, translate};
+use crate::decide::entities::{Translation, ty};
+use crate::decide::policy::{PolicyBundle, PolicyInfo};
+use crate::decide::request::{RequestSpec, Translated, translate};
+use crate::world::problem::{Problem, Problems};
 use crate::world::{World, cedar_datetime};
 use cedar_policy::{
     ActionConstraint, Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId,
@@ -191,7 +191,7 @@ impl Engine {
     /// Build the entities of a validated world against the bundle's schema.
     pub fn new(bundle: PolicyBundle, world: World) -> Result<Self, Problems> {
         let tr = Translation::new(world);
-        let actions: Vec<EntityUid> = crate::request::actions()
+        let actions: Vec<EntityUid> = crate::decide::request::actions()
             .filter_map(|a| {
                 EntityUid::from_str(&format!("Action::{}", Value::String(a.to_string()))).ok()
             })
@@ -285,7 +285,7 @@ impl Engine {
     /// Translate without the context's `roles` record (see `request::translate_without_roles`).
     pub fn translate_without_roles(&self, spec: &RequestSpec) -> Result<Translated, Problem> {
         let now = self.now_for(spec)?;
-        crate::request::translate_without_roles(&self.tr, &self.bundle.roles, spec, &now)
+        crate::decide::request::translate_without_roles(&self.tr, &self.bundle.roles, spec, &now)
     }
 
     /// A Cedar entity uid.

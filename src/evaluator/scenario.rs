@@ -5,13 +5,14 @@
 //! [`Runner`] that decides each request with the policies ([`Engine::decide`]) and carries out
 //! what they allow ([`changes`]). It must not decide permissions nor change a world itself.
 
-use crate::changes::{self, Effect};
-use crate::engine::{Decision, Engine, Verdict};
-use crate::error::{Problem, Problems};
-use crate::policy::{PolicyBundle, RoleCatalog};
-use crate::request::RequestSpec;
+use crate::decide::engine::{Decision, Engine, Verdict};
+use crate::decide::policy::PolicyBundle;
+use crate::decide::request::RequestSpec;
+use crate::evaluator::changes::{self, Effect};
+use crate::world::RoleCatalog;
+use crate::world::problem::{Problem, Problems};
+use crate::world::yaml::{self, Kind, Node};
 use crate::world::{self, World};
-use crate::yaml::{self, Kind, Node};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -226,7 +227,7 @@ pub fn de<T: serde::de::DeserializeOwned>(
 
 /// Read and parse a script file; every problem is located (file:line:column, field).
 pub fn load_script(path: &Path, roles: &RoleCatalog) -> Result<Script, Problems> {
-    let (file, src) = crate::error::read_input(path)?;
+    let (file, src) = crate::world::problem::read_input(path)?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     parse_script(&file, &src, &dir, roles)
 }

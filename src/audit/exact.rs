@@ -16,9 +16,9 @@
 //! (whose context depends on the caller) are decided one by one. `--exhaustive` decides every
 //! triple one by one. Owns only the enumeration and the set algebra; decisions come from Cedar.
 
-use crate::engine::{Decision, Engine, Reason, Verdict};
-use crate::entities::ty;
-use crate::request::{RequestSpec, Target3, callers, resource_requests};
+use crate::decide::engine::{Decision, Engine, Reason, Verdict};
+use crate::decide::entities::ty;
+use crate::decide::request::{RequestSpec, Target3, callers, resource_requests};
 use cedar_policy::pst::{self, BinaryOp, Expr, Literal, UnaryOp, Var};
 use cedar_policy::{PartialEntities, PartialEntityUid, PartialRequest};
 use rayon::prelude::*;
@@ -484,7 +484,11 @@ impl<'e> Auditor<'e> {
 
     /// The residuals of an action with both principal and resource unknown (types known),
     /// computed once per context and shared by every resource of that type.
-    fn level1(&self, pop: &Population, t: &crate::request::Translated) -> Arc<Option<Level1>> {
+    fn level1(
+        &self,
+        pop: &Population,
+        t: &crate::decide::request::Translated,
+    ) -> Arc<Option<Level1>> {
         let key = format!(
             "{}|{}|{}|{:?}|{:?}",
             t.action, pop.ty, t.resource.0, t.target, t.args
@@ -519,7 +523,11 @@ impl<'e> Auditor<'e> {
         computed
     }
 
-    fn compute_level1(&self, pop: &Population, t: &crate::request::Translated) -> Option<Level1> {
+    fn compute_level1(
+        &self,
+        pop: &Population,
+        t: &crate::decide::request::Translated,
+    ) -> Option<Level1> {
         let e = self.engine;
         let context = e.cedar_context(t).ok()?;
         let action = e.uid("Action", &t.action).ok()?;
@@ -627,7 +635,7 @@ impl<'e> Auditor<'e> {
     fn rows(
         &self,
         pop: &Population,
-        t: &crate::request::Translated,
+        t: &crate::decide::request::Translated,
         allowed: &Bits,
         permits: &[(&str, Bits)],
     ) -> Vec<Decision> {
@@ -1391,7 +1399,7 @@ pub fn audit(
         let auditor = &auditor;
         let (groups, logins, rank, decide_all) = (&groups, &logins, &rank, &decide_all);
         scope.spawn(move || {
-            for action in crate::request::actions() {
+            for action in crate::decide::request::actions() {
                 if action == "login" {
                     if let Some(a) = auditor {
                         // One group per account, with the API keys as the principals; rows in

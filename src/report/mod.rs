@@ -1,7 +1,7 @@
 //! Output for people and programs: a decision as text (readable at a glance) or JSON (the
 //! INTERFACE.md shape). Owns formatting only; nothing here decides or changes anything.
 
-use crate::engine::{Decision, Verdict};
+use crate::decide::engine::{Decision, Verdict};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -12,7 +12,7 @@ pub fn decision_json(d: &Decision) -> serde_json::Value {
 }
 
 /// A determining policy as `id [R1, R2]` (just the id when it names no rule).
-pub fn reason_name(r: &crate::engine::Reason) -> String {
+pub fn reason_name(r: &crate::decide::engine::Reason) -> String {
     if r.rules.is_empty() {
         r.policy.clone()
     } else {

@@ -1,0 +1,21 @@
+//! Stage 1, **the world**: what an account holds, read from a file and made valid.
+//!
+//! Owns located input (a YAML or JSON tree whose every node knows its line and column,
+//! [`yaml`]), the located [`problem`]s every stage reports, the typed records of a world file
+//! and their cross-record checks ([`model`]), the service and role names a world may use
+//! ([`roles`], filled from the schema by [`crate::decide`]) and synthetic worlds
+//! ([`generate`]).
+//!
+//! Must not: decide anything a policy decides (it never learns what a role grants), talk to
+//! Cedar, or format output for people.
+//!
+//! May use: nothing else of the crate. Every other stage builds on this one.
+
+pub mod generate;
+pub mod model;
+pub mod problem;
+pub mod roles;
+pub mod yaml;
+
+pub use model::*;
+pub use roles::RoleCatalog;

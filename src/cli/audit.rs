@@ -1,0 +1,227 @@
+//! `keyward audit`: every allowed (principal, action, resource), findings, or the change impact
+//! against other policies, a variant or another world. Rows go straight to the output
+//! (streamed for jsonl/csv/json), so huge audits never sit in memory.
+
+use super::args::{CommonArgs, FormatArg};
+use super::{Common, Outcome, load_engine, outcome};
+use crate::audit::{self, AuditOptions, findings, impact};
+use crate::report::{AuditFormat, AuditWriter, GroupBy};
+use crate::world::problem::Problem;
+use clap::ValueEnum;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ByArg {
+    Principal,
+    Resource,
+}
+
+/// The arguments of `keyward audit`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    audit: AuditCli,
+}
+
+#[derive(clap::Args)]
+struct AuditCli {
+    /// Only this principal.
+    #[arg(long, value_name = "ID")]
+    principal: Option<String>,
+    /// Only this action.
+    #[arg(long, value_name = "ACTION")]
+    action: Option<String>,
+    /// Only this resource.
+    #[arg(long, value_name = "ID")]
+    resource: Option<String>,
+    /// Only requests acting in this account.
+    #[arg(long, value_name = "ID")]
+    account: Option<String>,
+    /// Group the text and markdown views by principal (what may each do) or by resource (who may).
+    #[arg(long, value_enum, default_value = "principal")]
+    by: ByArg,
+    /// Add findings F1-F6 (the text report always has them).
+    #[arg(long)]
+    findings: bool,
+    /// Decide every candidate triple one by one with Cedar (slow; to cross-check).
+    #[arg(long)]
+    exhaustive: bool,
+    /// Change impact: compare with these policy files or folders instead of the loaded ones.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    against_policies: Vec<PathBuf>,
+    /// Change impact: compare with the loaded policies plus this variant.
+    #[arg(long, value_name = "NAME")]
+    against_variant: Vec<String>,
+    /// Change impact: compare with another world.
+    #[arg(long, value_name = "FILE")]
+    against_world: Option<PathBuf>,
+    /// Never show progress on stderr.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+/// Options of `keyward audit`.
+#[derive(Debug, Clone)]
+pub struct AuditArgs {
+    pub opts: AuditOptions,
+    pub format: AuditFormat,
+    pub by: GroupBy,
+    /// Add findings F1-F6 (always in the text report).
+    pub findings: bool,
+    /// Compare with these policies instead of the loaded ones.
+    pub against_policies: Vec<PathBuf>,
+    /// Compare with the loaded policies plus these variants.
+    pub against_variants: Vec<String>,
+    /// Compare with another world.
+    pub against_world: Option<PathBuf>,
+    /// Show progress on stderr (when it is a terminal) for audits over a second.
+    pub progress: bool,
+}
+
+/// Run `keyward audit` as parsed, streaming to standard output.
+pub fn exec(a: Args) -> Outcome {
+    let format = match a.common.format {
+        FormatArg::Text => AuditFormat::Text,
+        FormatArg::Json => AuditFormat::Json,
+        FormatArg::Jsonl => AuditFormat::Jsonl,
+        FormatArg::Csv => AuditFormat::Csv,
+        FormatArg::Markdown => AuditFormat::Markdown,
+    };
+    // Progress only on a terminal, and not when a program reads json/jsonl from stdout.
+    let machine = matches!(format, AuditFormat::Json | AuditFormat::Jsonl)
+        && !std::io::stdout().is_terminal();
+    let c = a.audit;
+    let args = AuditArgs {
+        opts: AuditOptions {
+            principal: c.principal,
+            action: c.action,
+            resource: c.resource,
+            account: c.account,
+            exhaustive: c.exhaustive,
+        },
+        format,
+        by: match c.by {
+            ByArg::Resource => GroupBy::Resource,
+            ByArg::Principal => GroupBy::Principal,
+        },
+        findings: c.findings,
+        against_policies: c.against_policies,
+        against_variants: c.against_variant,
+        against_world: c.against_world,
+        progress: !c.no_progress && !machine && std::io::stderr().is_terminal(),
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    audit(&a.common.common(), &args, &mut out)
+}
+
+/// A progress bar on stderr that appears only after a second, and only when asked for.
+fn progress_bar(enabled: bool) -> impl Fn(usize, usize) + Sync {
+    let start = std::time::Instant::now();
+    let bar = indicatif::ProgressBar::hidden();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} groups ({eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let shown = std::sync::atomic::AtomicBool::new(false);
+    move |done: usize, total: usize| {
+        if !enabled {
+            return;
+        }
+        if !shown.load(std::sync::atomic::Ordering::Relaxed)
+            && start.elapsed() > std::time::Duration::from_secs(1)
+        {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            shown.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        if done >= total {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// The audit, or the change impact when any `--against-…` is given, written to `out`.
+pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn Write) -> Outcome {
+    outcome(|| {
+        let engine = load_engine(common)?;
+        let progress = progress_bar(a.progress);
+        if !a.against_policies.is_empty()
+            || !a.against_variants.is_empty()
+            || a.against_world.is_some()
+        {
+            let other = load_engine(&against(common, a))?;
+            let changes = impact::impact(&engine, &other, &a.opts, &progress)
+                .map_err(|e| Problem::new("", Default::default(), "", e))?;
+            impact::write(&changes, a.format, out).map_err(Outcome::io)?;
+            return Ok(Outcome::default());
+        }
+        let mut writer = AuditWriter::new(&mut *out, a.format, a.by).map_err(Outcome::io)?;
+        let mut failed = None;
+        let stats = audit::audit(
+            &engine,
+            &a.opts,
+            |d| {
+                if failed.is_none() {
+                    if let Err(e) = writer.row(d) {
+                        failed = Some(e);
+                    }
+                }
+            },
+            &progress,
+        );
+        if let Some(e) = failed {
+            return Err(Outcome::io(e));
+        }
+        let stats = stats.map_err(|e| Problem::new("", Default::default(), "", e))?;
+        let with_findings = a.findings || a.format == AuditFormat::Text;
+        let found = if with_findings {
+            findings::findings(&engine)
+        } else {
+            Vec::new()
+        };
+        let mut json_extra = serde_json::Map::new();
+        let mut text_extra = String::new();
+        if with_findings {
+            json_extra.insert("findings".into(), findings::findings_json(&found));
+            text_extra = format!("\n{}", findings::findings_text(&found));
+        }
+        json_extra.insert("stats".into(), serde_json::Value::String(stats.summary()));
+        writer
+            .finish(json_extra, &text_extra)
+            .map_err(Outcome::io)?;
+        if a.findings && matches!(a.format, AuditFormat::Jsonl | AuditFormat::Csv) {
+            for f in &found {
+                let line = match a.format {
+                    AuditFormat::Jsonl => serde_json::to_string(f).unwrap_or_default(),
+                    _ => format!("# finding {} {}: {}", f.rule, f.subject, f.message),
+                };
+                writeln!(out, "{line}").map_err(Outcome::io)?;
+            }
+        }
+        Ok(Outcome::default())
+    })
+}
+
+/// The other side of a change impact: other policies, more variants, or another world.
+fn against(common: &Common, a: &AuditArgs) -> Common {
+    let mut other = common.clone();
+    if !a.against_policies.is_empty() {
+        other.policy.policies = a.against_policies.clone();
+        other.policy.variants = Vec::new();
+    }
+    other
+        .policy
+        .variants
+        .extend(a.against_variants.iter().cloned());
+    if let Some(w) = &a.against_world {
+        other.world = Some(w.clone());
+    }
+    other
+}

@@ -1,0 +1,108 @@
+//! `keyward validate`: the policies against the schema (strict) and, with `--world`, the world.
+
+use super::args::CommonArgs;
+use super::{Common, Exit, Format, Outcome};
+use crate::decide::engine::Engine;
+use crate::decide::policy::{self, PolicyBundle, PolicyInfo};
+use crate::world::problem::Problem;
+use crate::world::yaml::Pos;
+
+/// The arguments of `keyward validate`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Run `keyward validate` as parsed.
+pub fn exec(a: Args) -> Outcome {
+    match a.common.text_or_json() {
+        Ok(()) => validate(&a.common.common()),
+        Err(o) => o,
+    }
+}
+
+/// Every problem of the policies and the world, or what was validated.
+pub fn validate(common: &Common) -> Outcome {
+    let mut problems: Vec<Problem> = Vec::new();
+    let mut lines = Vec::new();
+    let bundle: Option<PolicyBundle> = match policy::load(&common.policy) {
+        Ok(b) => Some(b),
+        Err(p) => {
+            problems.extend(p.0);
+            None
+        }
+    };
+    let mut warnings = Vec::new();
+    if let Some(b) = &bundle {
+        lines.push(format!(
+            "ok: {} policies from {} files validate against {} (strict)",
+            b.info.len(),
+            b.sources.len(),
+            b.schema_source.name
+        ));
+        for p in b.info.values() {
+            problems.extend(annotation_problems(p));
+        }
+        warnings = b.warnings.clone();
+        if let Some(path) = &common.world {
+            match world_line(b, path) {
+                Ok(l) => lines.push(l),
+                Err(p) => problems.extend(p),
+            }
+        }
+    }
+    let stdout = match common.format {
+        Format::Json => format!(
+            "{}\n",
+            serde_json::json!({
+                "valid": problems.is_empty(),
+                "policies": bundle.as_ref().map(|b| b.info.len()).unwrap_or(0),
+                "problems": problems,
+                "warnings": warnings,
+            })
+        ),
+        Format::Text => crate::report::validate::text(&problems, &warnings, &lines),
+    };
+    Outcome::new(stdout, Exit::ok_if(problems.is_empty()))
+}
+
+/// A policy must name its rules and say what it does.
+fn annotation_problems(p: &PolicyInfo) -> Vec<Problem> {
+    let at = Pos {
+        line: p.line,
+        col: 1,
+    };
+    let mut out = Vec::new();
+    if p.rules.is_empty() {
+        out.push(Problem::new(
+            &p.file,
+            at,
+            "@rule",
+            format!("policy `{}` names no rule", p.id),
+        ));
+    }
+    if p.doc.is_empty() {
+        out.push(Problem::new(
+            &p.file,
+            at,
+            "@doc",
+            format!("policy `{}` has no @doc sentence", p.id),
+        ));
+    }
+    out
+}
+
+/// The world's summary line, or its problems (loading, then building its entities).
+fn world_line(b: &PolicyBundle, path: &std::path::Path) -> Result<String, Vec<Problem>> {
+    let w = crate::world::load_world(path, &b.roles).map_err(|p| p.0)?;
+    let e = Engine::new(b.clone(), w).map_err(|p| p.0)?;
+    Ok(format!(
+        "ok: world {} is valid ({} accounts, {} users, {} service IDs, {} API keys)",
+        path.display(),
+        e.tr.world.accounts.len(),
+        e.tr.world.users.len(),
+        e.tr.world.service_ids.len(),
+        e.tr.world.api_keys.len()
+    ))
+}

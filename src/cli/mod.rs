@@ -88,13 +88,29 @@ fn lock_for_write(path: &Path) -> Result<store::WorldLock, Outcome> {
     })
 }
 
-/// Replace the world file with the new state.
+/// Replace the world file with the new state, in the format the file is in (a JSON world stays
+/// JSON, anything else is written as YAML).
 fn write_world(path: &Path, w: &World) -> Result<(), Outcome> {
-    store::write_atomic(path, &w.to_yaml()).map_err(|e| {
+    let text = render_like(path, w)
+        .map_err(|e| Problem::arg("--write", format!("cannot serialise the world: {e}")))?;
+    store::write_atomic(path, &text).map_err(|e| {
         Problem::arg(
             "--write",
             format!("cannot write {}: {e}; it is unchanged", path.display()),
         )
         .into()
     })
+}
+
+/// The world as the file at `path` is written: JSON when its text is a JSON object.
+fn render_like(path: &Path, w: &World) -> Result<String, serde_json::Error> {
+    let is_json = std::fs::read(path)
+        .ok()
+        .and_then(|b| b.iter().copied().find(|c| !c.is_ascii_whitespace()))
+        == Some(b'{');
+    if is_json {
+        Ok(serde_json::to_string_pretty(w)? + "\n")
+    } else {
+        Ok(w.to_yaml())
+    }
 }

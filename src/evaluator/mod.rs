@@ -11,5 +11,6 @@
 //! May use: [`crate::decide`], [`crate::world`].
 
 pub mod changes;
+pub mod log;
 pub mod scenario;
 pub mod store;

@@ -74,16 +74,68 @@ impl fmt::Display for Problems {
 impl std::error::Error for Problems {}
 
 /// Read an input file as text: `(its name for messages, its text)`, or the located problem.
+/// A leading UTF-8 byte order mark is dropped; bytes that are not UTF-8, and NUL bytes, are
+/// errors at their line and column.
 pub fn read_input(path: &std::path::Path) -> Result<(String, String), Problems> {
     let file = path.display().to_string();
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok((file, text)),
-        Err(e) => Err(Problems::one(Problem::new(
+    let bytes = std::fs::read(path).map_err(|e| {
+        Problems::one(Problem::new(
             &file,
             Pos::default(),
             "",
             format!("cannot read: {e}"),
-        ))),
+        ))
+    })?;
+    let text = decode_text(&bytes)
+        .map_err(|(pos, msg)| Problems::one(Problem::new(&file, pos, "", msg)))?;
+    Ok((file, text))
+}
+
+/// Bytes as text (see [`read_input`]), or where and why not.
+pub fn decode_text(bytes: &[u8]) -> Result<String, (Pos, String)> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let pos_at = |offset: usize| {
+        let before = &bytes[..offset];
+        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+        let start = before
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |i| i + 1);
+        // Columns count characters of the valid text before the offset.
+        let col = String::from_utf8_lossy(&before[start..]).chars().count() + 1;
+        Pos { line, col }
+    };
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            return Err((
+                pos_at(e.valid_up_to()),
+                "the file is not UTF-8 text (save it as UTF-8)".to_string(),
+            ));
+        }
+    };
+    if let Some(i) = bytes.iter().position(|b| *b == 0) {
+        return Err((
+            pos_at(i),
+            "a NUL byte: the file is not a text file".to_string(),
+        ));
+    }
+    Ok(text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bom_is_dropped_and_bad_bytes_are_located() {
+        assert_eq!(decode_text(b"\xEF\xBB\xBFa: 1\n").unwrap(), "a: 1\n");
+        let (pos, msg) = decode_text(b"a: 1\nb: \xC3\xA9\xFF\n").unwrap_err();
+        assert_eq!(pos, Pos { line: 2, col: 5 });
+        assert!(msg.contains("UTF-8"));
+        let (pos, msg) = decode_text(b"a: 1\nbb\0\n").unwrap_err();
+        assert_eq!(pos, Pos { line: 2, col: 3 });
+        assert!(msg.contains("NUL"));
     }
 }
 

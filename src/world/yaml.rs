@@ -3,11 +3,23 @@
 //!
 //! Owns only syntax: it knows nothing of worlds, tests or policies. Scalars are resolved with the
 //! YAML 1.2 core schema (null, booleans, integers, floats, strings); quoted scalars are strings.
+//!
+//! Bounded by construction, whatever the input: one document per file (a second `---` is an
+//! error, not silently ignored), nesting at most [`MAX_DEPTH`] levels, and anchors and aliases
+//! may copy at most [`MAX_ALIAS_NODES`] nodes in all (so a few hundred bytes of nested aliases,
+//! the "billion laughs", are a located error instead of gigabytes). Without aliases a tree is
+//! linear in its source.
 
 use serde_json::Value;
 use std::collections::HashMap;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// The deepest nesting of sequences and mappings a file may have.
+pub const MAX_DEPTH: usize = 128;
+
+/// How many nodes anchors and aliases may copy in one file, all together.
+pub const MAX_ALIAS_NODES: usize = 1_000_000;
 
 /// A 1-based position in a source file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord, serde::Serialize)]
@@ -100,6 +112,7 @@ impl Node {
 
     /// The plain JSON value of this node (positions dropped).
     pub fn to_json(&self) -> Value {
+        // Recursion is bounded: parse() refuses trees deeper than MAX_DEPTH.
         match &self.kind {
             Kind::Scalar(v) => v.clone(),
             Kind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
@@ -148,7 +161,7 @@ fn split_path(path: &str) -> Vec<Seg> {
 pub fn parse(src: &str) -> Result<Node, SyntaxError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(src);
-    parser.load(&mut builder, false).map_err(|e| SyntaxError {
+    parser.load(&mut builder, true).map_err(|e| SyntaxError {
         pos: Pos {
             line: e.marker().line(),
             col: e.marker().col() + 1,
@@ -173,8 +186,21 @@ enum Frame {
 struct Builder {
     stack: Vec<Frame>,
     root: Option<Node>,
-    anchors: HashMap<usize, Node>,
+    /// Each anchored node with its size in nodes.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Nodes copied for anchors and aliases so far (bounded by MAX_ALIAS_NODES).
+    copied: usize,
+    documents: usize,
     error: Option<SyntaxError>,
+}
+
+/// The number of nodes in a tree (keys not counted).
+fn size(node: &Node) -> usize {
+    match &node.kind {
+        Kind::Scalar(_) => 1,
+        Kind::Seq(items) => 1 + items.iter().map(size).sum::<usize>(),
+        Kind::Map(entries) => 1 + entries.iter().map(|(_, _, n)| size(n)).sum::<usize>(),
+    }
 }
 
 impl Builder {
@@ -187,9 +213,32 @@ impl Builder {
         }
     }
 
+    /// Count `n` copied nodes against the budget; false (and the error) when it is spent.
+    fn copy_budget(&mut self, pos: Pos, n: usize) -> bool {
+        self.copied = self.copied.saturating_add(n);
+        if self.copied > MAX_ALIAS_NODES {
+            self.fail(
+                pos,
+                format!(
+                    "anchors and aliases expand to more than {MAX_ALIAS_NODES} nodes: refused (write the values out, or use fewer aliases)"
+                ),
+            );
+            return false;
+        }
+        true
+    }
+
     fn push_node(&mut self, node: Node, anchor: usize) {
+        if self.error.is_some() {
+            // Nothing more is built once the file is refused: the work stays bounded.
+            return;
+        }
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            let n = size(&node);
+            if !self.copy_budget(node.pos, n) {
+                return;
+            }
+            self.anchors.insert(anchor, (node.clone(), n));
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
@@ -269,6 +318,22 @@ impl MarkedEventReceiver for Builder {
                     anchor,
                 );
             }
+            Event::DocumentStart => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    self.fail(
+                        pos,
+                        "a second YAML document: a file holds one document (remove the `---` and what follows, or merge them)",
+                    );
+                }
+            }
+            Event::SequenceStart(..) | Event::MappingStart(..) if self.stack.len() >= MAX_DEPTH => {
+                self.fail(
+                    pos,
+                    format!("nested more than {MAX_DEPTH} levels deep: refused"),
+                );
+            }
+            _ if self.error.is_some() => {}
             Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq(pos, anchor, Vec::new())),
             Event::MappingStart(anchor, _) => {
                 self.stack.push(Frame::Map(pos, anchor, Vec::new(), None))
@@ -295,10 +360,13 @@ impl MarkedEventReceiver for Builder {
                     );
                 }
             }
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(mut node) => {
-                    node.pos = pos;
-                    self.push_node(node, 0);
+            Event::Alias(id) => match self.anchors.get(&id).map(|(_, n)| *n) {
+                Some(n) => {
+                    if self.copy_budget(pos, n) {
+                        let mut node = self.anchors[&id].0.clone();
+                        node.pos = pos;
+                        self.push_node(node, 0);
+                    }
                 }
                 None => self.fail(pos, "alias to an unknown anchor"),
             },
@@ -336,5 +404,54 @@ mod tests {
     fn json_is_accepted() {
         let n = parse("{\"a\": [1, {\"b\": null}]}").unwrap();
         assert_eq!(n.to_json(), serde_json::json!({"a": [1, {"b": null}]}));
+    }
+
+    /// The "billion laughs": nine levels of ten aliases each would be 10^9 nodes.
+    fn laughs() -> String {
+        let mut s = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for i in 1..10 {
+            let prev = format!("*a{}", i - 1);
+            let items = vec![prev.as_str(); 10].join(", ");
+            s.push_str(&format!("a{i}: &a{i} [{items}]\n"));
+        }
+        s
+    }
+
+    #[test]
+    fn alias_expansion_is_bounded_and_located() {
+        let src = laughs();
+        assert!(src.len() < 1000);
+        let err = parse(&src).unwrap_err();
+        assert!(
+            err.message.contains("expand to more than"),
+            "{}",
+            err.message
+        );
+        assert!(err.pos.line >= 6 && err.pos.line <= 10, "{:?}", err.pos);
+    }
+
+    #[test]
+    fn a_few_aliases_still_work() {
+        let n = parse("base: &b {x: 1}\nother: *b\n").unwrap();
+        assert_eq!(n.to_json()["other"], serde_json::json!({"x": 1}));
+    }
+
+    #[test]
+    fn a_second_document_is_an_error() {
+        let err = parse("a: 1\n---\nb: 2\n").unwrap_err();
+        assert_eq!(err.pos.line, 2);
+        assert!(err.message.contains("second YAML document"));
+        // One explicit document is fine.
+        assert!(parse("---\na: 1\n").is_ok());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_at_its_line() {
+        let src = format!("a: {}1{}\n", "[".repeat(200), "]".repeat(200));
+        let err = parse(&src).unwrap_err();
+        assert!(err.message.contains("nested more than"), "{}", err.message);
+        assert_eq!(err.pos.line, 1);
+        let ok = format!("a: {}1{}\n", "[".repeat(100), "]".repeat(100));
+        assert!(parse(&ok).is_ok());
     }
 }

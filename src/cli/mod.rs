@@ -761,7 +761,10 @@ pub fn test(opts: &crate::testing::testrun::TestOptions, format: Format, accept:
     use crate::testing::testrun;
     if accept {
         let (done, problems) = testrun::accept(&opts.paths, &opts.policy);
-        let mut stdout: String = done.iter().map(|l| format!("{l}\n")).collect();
+        let mut stdout: String = done
+            .iter()
+            .map(|a| format!("{}\n", crate::report::testrun::accepted(a)))
+            .collect();
         if done.is_empty() && problems.is_empty() {
             stdout.push_str("nothing to accept: no pending FILE.new beside the test files\n");
         }
@@ -777,8 +780,8 @@ pub fn test(opts: &crate::testing::testrun::TestOptions, format: Format, accept:
     }
     let run = testrun::run(opts);
     let stdout = match format {
-        Format::Json => format!("{}\n", testrun::json(&run, opts)),
-        Format::Text => testrun::text(&run, opts),
+        Format::Json => format!("{}\n", crate::report::testrun::json(&run, opts)),
+        Format::Text => crate::report::testrun::text(&run, opts),
     };
     Outcome {
         stdout,

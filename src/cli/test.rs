@@ -4,6 +4,7 @@
 use super::args::FormatArg;
 use super::{Exit, Format, Outcome};
 use crate::decide::policy::PolicyOptions;
+use crate::report;
 use crate::testing::testrun::{self, TestOptions};
 use std::path::PathBuf;
 
@@ -92,15 +93,18 @@ pub fn test(opts: &TestOptions, format: Format, accept: bool) -> Outcome {
     }
     let run = testrun::run(opts);
     let stdout = match format {
-        Format::Json => format!("{}\n", testrun::json(&run, opts)),
-        Format::Text => testrun::text(&run, opts),
+        Format::Json => format!("{}\n", report::testrun::json(&run, opts)),
+        Format::Text => report::testrun::text(&run, opts),
     };
     Outcome::new(stdout, Exit::ok_if(testrun::exit_code(&run, opts) == 0))
 }
 
 fn accept_pending(opts: &TestOptions) -> Outcome {
     let (done, problems) = testrun::accept(&opts.paths, &opts.policy);
-    let mut stdout: String = done.iter().map(|l| format!("{l}\n")).collect();
+    let mut stdout: String = done
+        .iter()
+        .map(|a| format!("{}\n", report::testrun::accepted(a)))
+        .collect();
     if done.is_empty() && problems.is_empty() {
         stdout.push_str("nothing to accept: no pending FILE.new beside the test files\n");
     }

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod run;
+pub mod testrun;
 pub mod validate;
 
 use crate::decide::engine::{Decision, Verdict};

@@ -85,6 +85,7 @@ impl AllowEntry {
     }
 }
 
+// Not a TestFile: a scenario may replace the file's world and clock, never its policies or tests.
 /// A step sequence with expectations, as in `keyward run`.
 #[derive(Debug, Clone)]
 pub struct ScenarioTest {

@@ -1,27 +1,24 @@
 //! Running decision test files (`keyward test`): each check, matrix and scenario decided with
-//! the policies, compared with its expectations; policy and rule coverage; the text and JSON
-//! reports; and `--update`'s pending files for review.
+//! the policies, compared with its expectations; policy and rule coverage; and `--update`'s
+//! pending files for review.
 //!
-//! Decisions come from [`Engine`] and [`Runner`] only; this module compares and reports.
+//! Decisions come from [`Engine`] and [`Runner`] only; this module compares and records what
+//! happened as typed results. It formats nothing: `crate::report::testrun` renders the run.
 
 use crate::decide::engine::{Decision, Engine, Verdict};
 use crate::decide::policy::{self, PolicyBundle, PolicyInfo, PolicyOptions};
 use crate::decide::request::{RequestSpec, all_requests};
-use crate::evaluator::scenario::{self, Runner, ScriptWorld};
+use crate::evaluator::scenario::{
+    self, Expect, Runner, ScriptWorld, Step, StepAction, StepResult, WhyExpect,
+};
 use crate::evaluator::store;
-use crate::report;
 use crate::testing::testfile::{self, Check, Matrix, ScenarioTest, TestFile, request_line};
 use crate::world::problem::{Problem, Problems};
 use crate::world::yaml::Pos;
 use crate::world::{self, World};
 use rayon::prelude::*;
-use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt::Write as _;
-use std::path::{Component, Path, PathBuf};
-
-/// How many differing decisions of a matrix the text report shows (JSON has them all).
-const SHOWN_PER_MATRIX: usize = 10;
+use std::path::{Path, PathBuf};
 
 /// What `keyward test` is asked to do.
 #[derive(Debug, Clone, Default)]
@@ -53,31 +50,68 @@ pub enum Status {
     Skipped,
 }
 
-impl Status {
-    fn word(self) -> &'static str {
+/// What an unmet expectation expected.
+#[derive(Debug, Clone)]
+pub enum Expected {
+    /// A check's verdict (or a matrix request's that could not be decided), with what must
+    /// have determined it.
+    Verdict(Verdict, WhyExpect),
+    /// A matrix request's verdict: allow when the matrix's `allow` lists it, deny otherwise.
+    Listed(bool),
+    /// A scenario step's outcome (`None`: allow or deny), with what must have determined it.
+    Step(Option<Expect>, WhyExpect),
+    /// A world a scenario's steps can be evaluated in.
+    EvaluableWorld,
+}
+
+/// What happened instead.
+#[derive(Debug, Clone)]
+pub enum Actual {
+    /// The request could not be decided.
+    Undecided(Problem),
+    /// A scenario's world could not be evaluated.
+    Unevaluable(Problems),
+    /// The policies decided it.
+    Decided(Decision),
+    /// A step was not carried out although not denied (its decision, if it had one), and why.
+    Failed(Option<Decision>, String),
+    /// An event was carried out.
+    Done,
+}
+
+impl Actual {
+    /// The decision that was made, to explain it.
+    pub fn decision(&self) -> Option<&Decision> {
         match self {
-            Status::Passed => "passed",
-            Status::Failed => "failed",
-            Status::Skipped => "skipped",
+            Actual::Decided(d) | Actual::Failed(Some(d), _) => Some(d),
+            _ => None,
         }
     }
 }
 
+/// A scenario step as it ran: its number, the step and what it came to.
+#[derive(Debug, Clone)]
+pub struct StepRun {
+    pub n: usize,
+    pub step: Step,
+    pub result: StepResult,
+}
+
+// Alike in shape to TestFile's field list only (documented `pub` fields): an unrelated record.
 /// One unmet expectation.
 #[derive(Debug, Clone)]
 pub struct Failure {
     /// The line of the expectation (a check, an allow entry, a matrix, a step).
     pub line: usize,
-    /// The request, as an allow line.
+    /// The request, as an allow line (for a step, `step N: …`).
     pub request: String,
-    /// What was expected, e.g. `deny by restriction-needs-creator [R7]`.
-    pub expected: String,
-    /// What happened, e.g. `allow`, or `deny, but …`.
-    pub actual: String,
-    /// The actual decision, to explain it.
-    pub decision: Option<Decision>,
-    /// What a scenario step did (its line as `keyward run` prints it).
-    pub step: Option<String>,
+    pub expected: Expected,
+    pub actual: Actual,
+    /// The expectations on why it was decided that were not met (none when the verdict
+    /// itself was wrong for a check: that is the failure).
+    pub unmet: Vec<String>,
+    /// The scenario step that failed.
+    pub step: Option<StepRun>,
 }
 
 /// The result of one check, matrix or scenario.
@@ -93,12 +127,46 @@ pub struct TestResult {
     pub skip_reason: Option<String>,
 }
 
+impl TestResult {
+    /// A test that has not failed yet.
+    fn new(name: &str, kind: &'static str, line: usize, decisions: usize) -> Self {
+        TestResult {
+            name: name.to_string(),
+            kind,
+            line,
+            status: Status::Passed,
+            decisions,
+            failures: Vec::new(),
+            skip_reason: None,
+        }
+    }
+
+    fn skipped(name: &str, kind: &'static str, line: usize, why: &str) -> Self {
+        TestResult {
+            status: Status::Skipped,
+            skip_reason: Some(why.to_string()),
+            ..Self::new(name, kind, line, 0)
+        }
+    }
+
+    /// Failed when any expectation was not met.
+    fn finish(mut self) -> Self {
+        if !self.failures.is_empty() {
+            self.status = Status::Failed;
+        }
+        self
+    }
+}
+
+/// A matrix's change under `--update`: its name, the allow lines added and those removed.
+pub type MatrixChange = (String, Vec<String>, Vec<String>);
+
 /// A pending update: the file rewritten with the actual decisions in its matrices.
 #[derive(Debug, Clone)]
 pub struct Pending {
     pub path: PathBuf,
     /// Per matrix: its name, the allow lines added and those removed.
-    pub changes: Vec<(String, Vec<String>, Vec<String>)>,
+    pub changes: Vec<MatrixChange>,
     /// Why it could not be written, if it could not.
     pub error: Option<String>,
 }
@@ -219,25 +287,25 @@ impl TestRun {
         !self.problems.is_empty() || self.files.iter().any(|f| !f.problems.is_empty())
     }
 
-    /// The exact summary line: `N passed, M failed` (and `, K skipped` when some were).
-    pub fn summary(&self) -> String {
-        let (p, f, s) = self.counts();
-        if s > 0 {
-            format!("{p} passed, {f} failed, {s} skipped")
-        } else {
-            format!("{p} passed, {f} failed")
-        }
-    }
-
-    /// When coverage is below the minimum: the sentence saying so.
-    pub fn below_minimum(&self, min: Option<f64>) -> Option<String> {
+    /// When coverage is below the minimum: the minimum and the figures that miss it.
+    pub fn below_minimum(&self, min: Option<f64>) -> Option<BelowMinimum> {
         let min = min?;
-        let (_, _, pp) = self.coverage.policy_figures();
-        let (_, _, rp) = self.coverage.rule_figures();
-        (pp < min || rp < min).then(|| {
-            format!("coverage below --min-coverage {min}: policies {pp:.1}%, rules {rp:.1}%")
+        let (_, _, policies) = self.coverage.policy_figures();
+        let (_, _, rules) = self.coverage.rule_figures();
+        (policies < min || rules < min).then_some(BelowMinimum {
+            min,
+            policies,
+            rules,
         })
     }
+}
+
+/// Coverage below `--min-coverage`: the minimum and the policy and rule percentages.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BelowMinimum {
+    pub min: f64,
+    pub policies: f64,
+    pub rules: f64,
 }
 
 /// The test files the paths name: files as given, folders searched recursively, sorted.
@@ -285,21 +353,6 @@ pub fn collect(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<Problem>) {
         }
     }
     (files, problems)
-}
-
-/// A path with `.` and `a/..` folded away, for reports.
-fn tidy(path: &str) -> String {
-    let mut out: Vec<Component> = Vec::new();
-    for c in Path::new(path).components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
-                out.pop();
-            }
-            c => out.push(c),
-        }
-    }
-    out.iter().collect::<PathBuf>().display().to_string()
 }
 
 /// Run the test files.
@@ -371,6 +424,23 @@ fn selected(opts: &TestOptions, name: &str) -> bool {
     opts.filter.as_deref().is_none_or(|f| name.contains(f))
 }
 
+/// A test file ready to run: its policies, its tests, its world and the engine deciding in it.
+struct Loaded {
+    bundle: PolicyBundle,
+    tf: TestFile,
+    world: World,
+    engine: Engine,
+    /// The file's evaluation time, or `--now`.
+    now: Option<String>,
+}
+
+/// What a file's tests run on once every request in it is known to be answerable: each
+/// matrix's requests and each scenario's world.
+struct Prepared {
+    tables: Vec<Vec<Cell>>,
+    scenario_worlds: Vec<World>,
+}
+
 fn run_file(
     opts: &TestOptions,
     path: &Path,
@@ -381,56 +451,74 @@ fn run_file(
         file: path.display().to_string(),
         ..Default::default()
     };
-    let popts = match policy_options(opts, path) {
+    let l = match load(opts, path, bundles) {
+        Ok(l) => l,
+        Err(p) => {
+            report.problems = p.0;
+            return (report, None);
+        }
+    };
+    let prepared = match prepare(&l) {
         Ok(p) => p,
         Err(p) => {
-            report.problems = p.0;
-            return (report, None);
+            report.problems = p;
+            return (report, Some(l.bundle));
         }
     };
-    let bundle = match bundles
+    for c in l.tf.checks.iter().filter(|c| selected(opts, &c.name)) {
+        report.results.push(run_check(&l.engine, c, coverage));
+    }
+    let (results, new_allow, changes) = run_matrices(opts, &l, &prepared.tables, coverage);
+    report.results.extend(results);
+    for (s, w) in l.tf.scenarios.iter().zip(prepared.scenario_worlds) {
+        if selected(opts, &s.name) {
+            let now = s.now.clone().or_else(|| l.now.clone());
+            let result = run_scenario(&l.bundle, w, now, s, coverage);
+            report.results.push(result);
+        }
+    }
+    if opts.update && !new_allow.is_empty() {
+        report.pending = Some(write_pending(&l.tf, &l.bundle, &new_allow, changes));
+    }
+    (report, Some(l.bundle))
+}
+
+/// The file's policies (shared by every file naming the same set), its tests, its world and
+/// an engine for them.
+fn load(
+    opts: &TestOptions,
+    path: &Path,
+    bundles: &mut HashMap<String, Result<PolicyBundle, Problems>>,
+) -> Result<Loaded, Problems> {
+    let popts = policy_options(opts, path)?;
+    let bundle = bundles
         .entry(format!("{popts:?}"))
         .or_insert_with(|| policy::load(&popts))
-    {
-        Ok(b) => b.clone(),
-        Err(p) => {
-            report.problems = p.0.clone();
-            return (report, None);
-        }
-    };
-    let tf = match testfile::load(path, &bundle.roles) {
-        Ok(t) => t,
-        Err(p) => {
-            report.problems = p.0;
-            return (report, None);
-        }
-    };
-    let world = match load_world(&tf, &tf.world, tf.world_pos, &bundle.roles) {
-        Ok(w) => w,
-        Err(p) => {
-            report.problems = p.0;
-            return (report, None);
-        }
-    };
+        .clone()?;
+    let tf = testfile::load(path, &bundle.roles)?;
+    let world = load_world(&tf, &tf.world, tf.world_pos, &bundle.roles)?;
     let now = tf.now.clone().or_else(|| opts.now.clone());
-    let mut engine = match Engine::new(bundle.clone(), world.clone()) {
-        Ok(e) => e,
-        Err(p) => {
-            report.problems = p.0;
-            return (report, None);
-        }
-    };
+    let mut engine = Engine::new(bundle.clone(), world.clone())?;
     engine.now_override = now.clone();
-    // Every request must be one the world can answer: an unknown id is a malformed test.
+    Ok(Loaded {
+        bundle,
+        tf,
+        world,
+        engine,
+        now,
+    })
+}
+
+/// Every request must be one the world can answer: an unknown id is a malformed test, and
+/// nothing of the file runs.
+fn prepare(l: &Loaded) -> Result<Prepared, Vec<Problem>> {
+    let tf = &l.tf;
     let mut problems = Vec::new();
     for c in &tf.checks {
-        if let Err(p) = engine.translate(&c.spec) {
+        if let Err(p) = l.engine.translate(&c.spec) {
             problems.push(Problem::new(
                 &tf.file,
-                Pos {
-                    line: c.line,
-                    col: 1,
-                },
+                line_pos(c.line),
                 "checks",
                 format!("`{}` cannot be decided: {}", request_line(&c.spec), p),
             ));
@@ -438,7 +526,7 @@ fn run_file(
     }
     let mut tables = Vec::new();
     for m in &tf.matrices {
-        match matrix_candidates(&tf, &engine, m) {
+        match matrix_candidates(tf, &l.engine, m) {
             Ok(t) => tables.push(t),
             Err(p) => problems.extend(p),
         }
@@ -446,151 +534,100 @@ fn run_file(
     let mut scenario_worlds = Vec::new();
     for s in &tf.scenarios {
         match &s.world {
-            None => scenario_worlds.push(world.clone()),
-            Some(w) => match load_world(
-                &tf,
-                w,
-                Pos {
-                    line: s.line,
-                    col: 1,
-                },
-                &bundle.roles,
-            ) {
+            None => scenario_worlds.push(l.world.clone()),
+            Some(w) => match load_world(tf, w, line_pos(s.line), &l.bundle.roles) {
                 Ok(w) => scenario_worlds.push(w),
                 Err(p) => problems.extend(p.0),
             },
         }
     }
-    if !problems.is_empty() {
+    if problems.is_empty() {
+        Ok(Prepared {
+            tables,
+            scenario_worlds,
+        })
+    } else {
         problems.sort_by_key(|p| p.pos);
-        report.problems = problems;
-        return (report, Some(bundle));
+        Err(problems)
     }
-    for c in tf.checks.iter().filter(|c| selected(opts, &c.name)) {
-        report.results.push(run_check(&engine, c, coverage));
-    }
-    let mut new_allow: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+}
+
+/// The start of a line, where a check or scenario is written.
+fn line_pos(line: usize) -> Pos {
+    Pos { line, col: 1 }
+}
+
+/// The selected matrices' results, with the allow lines each differing matrix actually has
+/// (by its index) and what changed, for `--update`.
+fn run_matrices(
+    opts: &TestOptions,
+    l: &Loaded,
+    tables: &[Vec<Cell>],
+    coverage: &mut Coverage,
+) -> (
+    Vec<TestResult>,
+    BTreeMap<usize, Vec<String>>,
+    Vec<MatrixChange>,
+) {
+    let mut results = Vec::new();
+    let mut new_allow = BTreeMap::new();
     let mut changes = Vec::new();
-    for (m, table) in tf.matrices.iter().zip(&tables) {
+    for (m, table) in l.tf.matrices.iter().zip(tables) {
         if !selected(opts, &m.name) {
             continue;
         }
-        let (result, actual) = run_matrix(&engine, m, table, coverage);
-        if result.status == Status::Failed {
-            if let Some(actual) = actual {
-                let expected: BTreeSet<&String> = table
-                    .iter()
-                    .filter(|c| c.expected)
-                    .map(|c| &c.line)
-                    .collect();
-                let got: BTreeSet<&String> = actual.iter().collect();
-                changes.push((
-                    m.name.clone(),
-                    got.difference(&expected).map(|s| s.to_string()).collect(),
-                    expected.difference(&got).map(|s| s.to_string()).collect(),
-                ));
-                new_allow.insert(m.index, actual);
-            }
+        let (result, actual) = run_matrix(&l.engine, m, table, coverage);
+        if let (Status::Failed, Some(actual)) = (result.status, actual) {
+            changes.push(matrix_change(m, table, &actual));
+            new_allow.insert(m.index, actual);
         }
-        report.results.push(result);
+        results.push(result);
     }
-    for (s, w) in tf.scenarios.iter().zip(scenario_worlds) {
-        if !selected(opts, &s.name) {
-            continue;
-        }
-        let now = s.now.clone().or_else(|| now.clone());
-        report
-            .results
-            .push(run_scenario(&bundle, w, now, s, coverage));
-    }
-    if opts.update && !new_allow.is_empty() {
-        report.pending = Some(write_pending(&tf, &bundle, &new_allow, changes));
-    }
-    (report, Some(bundle))
+    (results, new_allow, changes)
 }
 
-fn skipped(name: &str, kind: &'static str, line: usize, why: &str) -> TestResult {
-    TestResult {
-        name: name.to_string(),
-        kind,
-        line,
-        status: Status::Skipped,
-        decisions: 0,
-        failures: Vec::new(),
-        skip_reason: Some(why.to_string()),
-    }
-}
-
-fn verdict_word(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Allow => "allow",
-        Verdict::Deny => "deny",
-    }
-}
-
-/// How a decision came about, in a few words: `allow by p [R5]`, `deny (not permitted)`.
-fn actual_text(d: &Decision) -> String {
-    let mut s = verdict_word(d.decision).to_string();
-    if d.reasons.is_empty() {
-        if !d.errors.is_empty() {
-            s.push_str(" (evaluation failed; fails closed)");
-        } else if d.decision == Verdict::Deny {
-            s.push_str(" (not permitted: no policy applies)");
-        }
-    } else {
-        let names: Vec<String> = d.reasons.iter().map(crate::report::reason_name).collect();
-        s.push_str(&format!(" by {}", names.join(", ")));
-    }
-    s
+/// The allow lines a matrix gains and loses when its expectations become `actual`.
+fn matrix_change(m: &Matrix, table: &[Cell], actual: &[String]) -> MatrixChange {
+    let expected: BTreeSet<&String> = table
+        .iter()
+        .filter(|c| c.expected)
+        .map(|c| &c.line)
+        .collect();
+    let got: BTreeSet<&String> = actual.iter().collect();
+    (
+        m.name.clone(),
+        got.difference(&expected).map(|s| s.to_string()).collect(),
+        expected.difference(&got).map(|s| s.to_string()).collect(),
+    )
 }
 
 fn run_check(engine: &Engine, c: &Check, coverage: &mut Coverage) -> TestResult {
     if let Some(why) = &c.skip {
-        return skipped(&c.name, "check", c.line, why);
+        return TestResult::skipped(&c.name, "check", c.line, why);
     }
-    let mut result = TestResult {
-        name: c.name.clone(),
-        kind: "check",
+    let mut result = TestResult::new(&c.name, "check", c.line, 1);
+    let fail = |actual, unmet| Failure {
         line: c.line,
-        status: Status::Passed,
-        decisions: 1,
-        failures: Vec::new(),
-        skip_reason: None,
+        request: request_line(&c.spec),
+        expected: Expected::Verdict(c.expect, c.why.clone()),
+        actual,
+        unmet,
+        step: None,
     };
-    let d = match engine.decide(&c.spec) {
-        Ok(d) => d,
-        Err(p) => {
-            // Checked before running; kept so that nothing is ever passed by default.
-            result.status = Status::Failed;
-            result.failures.push(Failure {
-                line: c.line,
-                request: request_line(&c.spec),
-                expected: format!("{}{}", verdict_word(c.expect), c.why.text()),
-                actual: format!("no decision: {p}"),
-                decision: None,
-                step: None,
-            });
-            return result;
+    match engine.decide(&c.spec) {
+        // Checked before running; kept so that nothing is ever passed by default.
+        Err(p) => result.failures.push(fail(Actual::Undecided(p), Vec::new())),
+        Ok(d) => {
+            coverage.record(&d);
+            let unmet = c.why.unmet(&d);
+            if d.decision != c.expect {
+                result.failures.push(fail(Actual::Decided(d), Vec::new()));
+            } else if !unmet.is_empty() {
+                result.failures.push(fail(Actual::Decided(d), unmet));
+            }
         }
-    };
-    coverage.record(&d);
-    let unmet = c.why.unmet(&d);
-    if d.decision != c.expect || !unmet.is_empty() {
-        result.status = Status::Failed;
-        let mut actual = actual_text(&d);
-        if d.decision == c.expect {
-            actual.push_str(&format!(", but {}", unmet.join("; ")));
-        }
-        result.failures.push(Failure {
-            line: c.line,
-            request: request_line(&c.spec),
-            expected: format!("{}{}", verdict_word(c.expect), c.why.text()),
-            actual,
-            decision: Some(d),
-            step: None,
-        });
     }
-    result
+    result.finish()
 }
 
 /// One request of a matrix with whether the file expects it allowed, and the line saying so.
@@ -692,33 +729,32 @@ fn run_matrix(
     coverage: &mut Coverage,
 ) -> (TestResult, Option<Vec<String>>) {
     if let Some(why) = &m.skip {
-        return (skipped(&m.name, "matrix", m.line, why), None);
+        return (TestResult::skipped(&m.name, "matrix", m.line, why), None);
     }
     let decisions: Vec<Result<Decision, Problem>> =
         cells.par_iter().map(|c| engine.decide(&c.spec)).collect();
-    let mut result = TestResult {
-        name: m.name.clone(),
-        kind: "matrix",
-        line: m.line,
-        status: Status::Passed,
-        decisions: cells.len(),
-        failures: Vec::new(),
-        skip_reason: None,
-    };
+    let mut result = TestResult::new(&m.name, "matrix", m.line, cells.len());
     let mut actual = Some(Vec::new());
     for (c, d) in cells.iter().zip(decisions) {
+        let fail = |expected, actual| Failure {
+            line: c.at,
+            request: c.line.clone(),
+            expected,
+            actual,
+            unmet: Vec::new(),
+            step: None,
+        };
         let d = match d {
             Ok(d) => d,
             Err(p) => {
                 actual = None;
-                result.failures.push(Failure {
-                    line: c.at,
-                    request: c.line.clone(),
-                    expected: if c.expected { "allow" } else { "deny" }.into(),
-                    actual: format!("no decision: {p}"),
-                    decision: None,
-                    step: None,
-                });
+                let verdict = if c.expected {
+                    Verdict::Allow
+                } else {
+                    Verdict::Deny
+                };
+                let expected = Expected::Verdict(verdict, WhyExpect::default());
+                result.failures.push(fail(expected, Actual::Undecided(p)));
                 continue;
             }
         };
@@ -730,24 +766,11 @@ fn run_matrix(
             }
         }
         if allowed != c.expected {
-            result.failures.push(Failure {
-                line: c.at,
-                request: c.line.clone(),
-                expected: if c.expected {
-                    "allow (listed in allow)".into()
-                } else {
-                    "deny (not listed in allow)".into()
-                },
-                actual: actual_text(&d),
-                decision: Some(d),
-                step: None,
-            });
+            let expected = Expected::Listed(c.expected);
+            result.failures.push(fail(expected, Actual::Decided(d)));
         }
     }
-    if !result.failures.is_empty() {
-        result.status = Status::Failed;
-    }
-    (result, actual)
+    (result.finish(), actual)
 }
 
 fn run_scenario(
@@ -758,30 +781,21 @@ fn run_scenario(
     coverage: &mut Coverage,
 ) -> TestResult {
     if let Some(why) = &s.skip {
-        return skipped(&s.name, "scenario", s.line, why);
+        return TestResult::skipped(&s.name, "scenario", s.line, why);
     }
-    let mut result = TestResult {
-        name: s.name.clone(),
-        kind: "scenario",
-        line: s.line,
-        status: Status::Passed,
-        decisions: 0,
-        failures: Vec::new(),
-        skip_reason: None,
-    };
+    let mut result = TestResult::new(&s.name, "scenario", s.line, 0);
     let mut runner = match Runner::new(bundle.clone(), world, now) {
         Ok(r) => r,
         Err(p) => {
-            result.status = Status::Failed;
             result.failures.push(Failure {
                 line: s.line,
                 request: String::new(),
-                expected: "a world that can be evaluated".into(),
-                actual: p.to_string(),
-                decision: None,
+                expected: Expected::EvaluableWorld,
+                actual: Actual::Unevaluable(p),
+                unmet: Vec::new(),
                 step: None,
             });
-            return result;
+            return result.finish();
         }
     };
     for (i, step) in s.steps.iter().enumerate() {
@@ -790,52 +804,48 @@ fn run_scenario(
             coverage.record(d);
             result.decisions += 1;
         }
-        if scenario::met(step, &r) {
-            continue;
+        if !scenario::met(step, &r) {
+            result.failures.push(step_failure(i + 1, step, r));
         }
-        let request = match &step.action {
-            scenario::StepAction::Request(spec) => request_line(spec),
-            scenario::StepAction::Leak { key, .. } => format!("leak {key}"),
-        };
-        let unmet = scenario::why_unmet(step, &r);
-        let expected = step.expect.map_or("allow or deny", |e| match e {
-            scenario::Expect::Allow => "allow",
-            scenario::Expect::Deny => "deny",
-            scenario::Expect::Fail => "fail",
-        });
-        let mut actual = match &r.decision {
-            Some(d) if r.effect.is_none() && d.decision == Verdict::Allow => {
-                format!("fail: {}", r.failure.clone().unwrap_or_default())
-            }
-            Some(d) => actual_text(d),
-            None => match &r.failure {
-                Some(f) => format!("fail: {f}"),
-                None => "done".into(),
-            },
-        };
-        if !unmet.is_empty() {
-            actual.push_str(&format!(", but {}", unmet.join("; ")));
+    }
+    result.finish()
+}
+
+/// A step that did not meet its expectation: what it was, what it expected, what it came to.
+fn step_failure(n: usize, step: &Step, r: StepResult) -> Failure {
+    let request = match &step.action {
+        StepAction::Request(spec) => request_line(spec),
+        StepAction::Leak { key, .. } => format!("leak {key}"),
+    };
+    let actual = match &r.decision {
+        Some(d) if r.effect.is_none() && d.decision == Verdict::Allow => {
+            Actual::Failed(Some(d.clone()), r.failure.clone().unwrap_or_default())
         }
-        result.failures.push(Failure {
-            line: step.line,
-            request: format!("step {}: {request}", i + 1),
-            expected: format!("{expected}{}", step.why.text()),
-            actual,
-            decision: r.decision.clone(),
-            step: Some(scenario::step_line(i + 1, step, &r)),
-        });
+        Some(d) => Actual::Decided(d.clone()),
+        None => match &r.failure {
+            Some(f) => Actual::Failed(None, f.clone()),
+            None => Actual::Done,
+        },
+    };
+    Failure {
+        line: step.line,
+        request: format!("step {n}: {request}"),
+        expected: Expected::Step(step.expect, step.why.clone()),
+        actual,
+        unmet: scenario::why_unmet(step, &r),
+        step: Some(StepRun {
+            n,
+            step: step.clone(),
+            result: r,
+        }),
     }
-    if !result.failures.is_empty() {
-        result.status = Status::Failed;
-    }
-    result
 }
 
 fn write_pending(
     tf: &TestFile,
     bundle: &PolicyBundle,
     new_allow: &BTreeMap<usize, Vec<String>>,
-    changes: Vec<(String, Vec<String>, Vec<String>)>,
+    changes: Vec<MatrixChange>,
 ) -> Pending {
     let path = PathBuf::from(format!("{}.new", tf.path.display()));
     let mut pending = Pending {
@@ -891,9 +901,16 @@ fn write_pending(
     pending
 }
 
+/// A pending `FILE.new` that replaced its test file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub new: PathBuf,
+    pub file: PathBuf,
+}
+
 /// Replace each test file that has a pending `FILE.new` with it (after checking that it
-/// parses); returns what was done, one line each, and the problems.
-pub fn accept(paths: &[PathBuf], policy_opts: &PolicyOptions) -> (Vec<String>, Vec<Problem>) {
+/// parses); returns what was done and the problems.
+pub fn accept(paths: &[PathBuf], policy_opts: &PolicyOptions) -> (Vec<Accepted>, Vec<Problem>) {
     let mut done = Vec::new();
     let mut problems = Vec::new();
     let (files, p) = collect(paths);
@@ -925,7 +942,7 @@ pub fn accept(paths: &[PathBuf], policy_opts: &PolicyOptions) -> (Vec<String>, V
             continue;
         }
         match store::write_atomic(&f, &text).and_then(|()| std::fs::remove_file(&new)) {
-            Ok(()) => done.push(format!("accepted {} -> {}", new.display(), f.display())),
+            Ok(()) => done.push(Accepted { new, file: f }),
             Err(e) => problems.push(Problem::arg(
                 "--accept",
                 format!("cannot replace {}: {e}", f.display()),
@@ -933,323 +950,6 @@ pub fn accept(paths: &[PathBuf], policy_opts: &PolicyOptions) -> (Vec<String>, V
         }
     }
     (done, problems)
-}
-
-fn indent(text: &str, by: &str) -> String {
-    text.lines().map(|l| format!("{by}{l}\n")).collect()
-}
-
-/// The text report: a line per file, each failure with its file and line, expected and
-/// actual and the explanation of the actual decision, pending updates, coverage, and the
-/// summary line last.
-pub fn text(run: &TestRun, opts: &TestOptions) -> String {
-    let mut s = String::new();
-    for p in &run.problems {
-        let _ = writeln!(s, "error: {p}");
-    }
-    let mut details = String::new();
-    // A broken policy set is shared by every file that loads it: its errors are shown once.
-    let mut shown: BTreeSet<String> = BTreeSet::new();
-    for f in &run.files {
-        if !f.problems.is_empty() {
-            let _ = writeln!(s, "ERROR  {}: cannot run it", f.file);
-            let texts: Vec<String> = f.problems.iter().map(|p| p.to_string()).collect();
-            if texts.iter().all(|t| shown.contains(t)) {
-                let _ = writeln!(s, "  (the same errors as above)");
-            }
-            for t in texts {
-                if shown.insert(t.clone()) {
-                    let _ = writeln!(s, "  error: {t}");
-                }
-            }
-            continue;
-        }
-        if opts.filter.is_some() && f.results.is_empty() {
-            continue;
-        }
-        let n = |st: Status| f.results.iter().filter(|r| r.status == st).count();
-        let (p, fl, sk) = (n(Status::Passed), n(Status::Failed), n(Status::Skipped));
-        let mark = if fl > 0 { "FAIL" } else { "ok" };
-        let mut counts = format!("{p} passed");
-        if fl > 0 {
-            counts.push_str(&format!(", {fl} failed"));
-        }
-        if sk > 0 {
-            counts.push_str(&format!(", {sk} skipped"));
-        }
-        let decisions: usize = f.results.iter().map(|r| r.decisions).sum();
-        let _ = writeln!(s, "{mark:<5}  {}: {counts} ({decisions} decisions)", f.file);
-        for r in &f.results {
-            if opts.verbose || r.status == Status::Skipped {
-                let extra = match (&r.status, &r.skip_reason) {
-                    (Status::Skipped, Some(w)) if !w.is_empty() => format!(" ({w})"),
-                    _ => String::new(),
-                };
-                let _ = writeln!(
-                    s,
-                    "  {:<7} {}:{}  {} `{}`{extra}",
-                    r.status.word(),
-                    f.file,
-                    r.line,
-                    r.kind,
-                    r.name
-                );
-            }
-            if r.status != Status::Failed {
-                continue;
-            }
-            let _ = write!(
-                details,
-                "\nFAILED {}:{}  {} `{}`",
-                f.file, r.line, r.kind, r.name
-            );
-            if r.kind == "matrix" {
-                let _ = write!(
-                    details,
-                    ": {} of {} decisions differ",
-                    r.failures.len(),
-                    r.decisions
-                );
-            }
-            details.push('\n');
-            for (i, x) in r.failures.iter().enumerate() {
-                if r.kind == "matrix" && i == SHOWN_PER_MATRIX {
-                    let _ = writeln!(
-                        details,
-                        "  … and {} more (--format json lists them all)",
-                        r.failures.len() - SHOWN_PER_MATRIX
-                    );
-                    break;
-                }
-                if x.line != r.line || r.kind != "check" {
-                    let _ = writeln!(details, "  at {}:{}", f.file, x.line);
-                }
-                if !x.request.is_empty() {
-                    let _ = writeln!(details, "    request:  {}", x.request);
-                }
-                let _ = writeln!(details, "    expected: {}", x.expected);
-                let _ = writeln!(details, "    actual:   {}", x.actual);
-                if let Some(d) = &x.decision {
-                    let _ = writeln!(details, "    explanation:");
-                    details.push_str(&indent(&report::decision_text(d), "      "));
-                }
-                if let Some(step) = &x.step {
-                    let _ = writeln!(details, "    step:     {}", step.trim_start());
-                }
-            }
-        }
-        if let Some(pnd) = &f.pending {
-            match &pnd.error {
-                Some(e) => {
-                    let _ = writeln!(s, "  update: {}: {e}", f.file);
-                }
-                None => {
-                    let _ = writeln!(
-                        s,
-                        "  update: wrote {} with the actual decisions; review it (diff {} {}), then `keyward test --accept {}`",
-                        pnd.path.display(),
-                        f.file,
-                        pnd.path.display(),
-                        f.file
-                    );
-                }
-            }
-            for (name, added, removed) in &pnd.changes {
-                let _ = writeln!(
-                    s,
-                    "    matrix `{name}`: {} allowed now, {} no longer",
-                    added.len(),
-                    removed.len()
-                );
-                let lines: Vec<String> = added
-                    .iter()
-                    .map(|a| format!("+ {a}"))
-                    .chain(removed.iter().map(|r| format!("- {r}")))
-                    .collect();
-                for l in lines.iter().take(SHOWN_PER_MATRIX * 2) {
-                    let _ = writeln!(s, "      {l}");
-                }
-                if lines.len() > SHOWN_PER_MATRIX * 2 {
-                    let _ = writeln!(
-                        s,
-                        "      … and {} more (see the diff)",
-                        lines.len() - SHOWN_PER_MATRIX * 2
-                    );
-                }
-            }
-        }
-    }
-    s.push_str(&details);
-    let (p, f, k) = run.counts();
-    if let (Some(filter), 0) = (&opts.filter, p + f + k) {
-        let _ = writeln!(s, "note: --filter `{filter}` selected no test");
-    }
-    if opts.coverage || opts.min_coverage.is_some() {
-        s.push('\n');
-        s.push_str(&coverage_text(&run.coverage));
-        if let Some(b) = run.below_minimum(opts.min_coverage) {
-            let _ = writeln!(s, "FAIL: {b}");
-        }
-    } else if !run.coverage.policies.is_empty() {
-        // Always the figures and which policies determined nothing; --coverage has the table.
-        s.push('\n');
-        s.push_str(&coverage_brief(&run.coverage));
-    }
-    if run.has_problems() {
-        let n = run.problems.len() + run.files.iter().filter(|f| !f.problems.is_empty()).count();
-        let _ = writeln!(
-            s,
-            "{n} file(s) or argument(s) could not be run (see the errors above)"
-        );
-    }
-    s.push_str(&run.summary());
-    s.push('\n');
-    s
-}
-
-fn coverage_figures(c: &Coverage) -> String {
-    let (pc, pt, pp) = c.policy_figures();
-    let (rc, rt, rp) = c.rule_figures();
-    format!(
-        "coverage: {pc} of {pt} policies determined a decision ({pp:.1}%); {rc} of {rt} rules exercised ({rp:.1}%)\n"
-    )
-}
-
-/// Coverage in brief: the figures and the ids of the policies that determined nothing.
-pub fn coverage_brief(c: &Coverage) -> String {
-    let mut s = coverage_figures(c);
-    let un: Vec<&str> = c.uncovered().iter().map(|p| p.id.as_str()).collect();
-    if !un.is_empty() {
-        let _ = writeln!(
-            s,
-            "policies that determined no decision: {} (--coverage for where they are)",
-            un.join(", ")
-        );
-    }
-    s
-}
-
-/// Coverage as text: the figures, then a table of the policies that determined no decision
-/// and the rules no test exercised.
-pub fn coverage_text(c: &Coverage) -> String {
-    let mut s = coverage_figures(c);
-    let un = c.uncovered();
-    if !un.is_empty() {
-        let rows: Vec<(String, String, String)> = un
-            .iter()
-            .map(|p| {
-                (
-                    p.id.clone(),
-                    p.rules.join(", "),
-                    format!("{}:{}", tidy(&p.file), p.line),
-                )
-            })
-            .collect();
-        let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(6);
-        let w1 = rows.iter().map(|r| r.1.len()).max().unwrap_or(0).max(5);
-        let _ = writeln!(s, "policies that determined no decision:");
-        let _ = writeln!(s, "  {:<w0$}  {:<w1$}  WHERE", "POLICY", "RULES");
-        for (a, b, c) in rows {
-            let _ = writeln!(s, "  {a:<w0$}  {b:<w1$}  {c}");
-        }
-    }
-    let missing: Vec<String> = c
-        .rules()
-        .into_iter()
-        .filter(|(_, hit)| !hit)
-        .map(|(r, _)| r)
-        .collect();
-    if !missing.is_empty() {
-        let _ = writeln!(s, "rules no test exercised: {}", missing.join(", "));
-    }
-    s
-}
-
-/// Coverage as JSON.
-pub fn coverage_json(c: &Coverage) -> Value {
-    let (pc, pt, pp) = c.policy_figures();
-    let (rc, rt, rp) = c.rule_figures();
-    let rules = c.rules();
-    json!({
-        "policies": {
-            "covered": pc,
-            "total": pt,
-            "percent": (pp * 10.0).round() / 10.0,
-            "uncovered": c.uncovered().iter().map(|p| json!({
-                "id": p.id,
-                "rules": p.rules,
-                "effect": p.effect,
-                "file": tidy(&p.file),
-                "line": p.line,
-            })).collect::<Vec<_>>(),
-            "determined": c.policies.keys().map(|id| (id.clone(), json!(c.determined.get(id).copied().unwrap_or(0)))).collect::<serde_json::Map<_, _>>(),
-        },
-        "rules": {
-            "covered": rc,
-            "total": rt,
-            "percent": (rp * 10.0).round() / 10.0,
-            "uncovered": rules.iter().filter(|(_, h)| !*h).map(|(r, _)| r.clone()).collect::<Vec<_>>(),
-        },
-    })
-}
-
-/// The JSON report.
-pub fn json(run: &TestRun, opts: &TestOptions) -> Value {
-    let (passed, failed, skipped) = run.counts();
-    let files: Vec<Value> = run
-        .files
-        .iter()
-        .map(|f| {
-            let mut v = json!({
-                "file": f.file,
-                "problems": f.problems,
-                "tests": f.results.iter().map(|r| {
-                    let mut t = json!({
-                        "name": r.name,
-                        "kind": r.kind,
-                        "line": r.line,
-                        "status": r.status.word(),
-                        "decisions": r.decisions,
-                        "failures": r.failures.iter().map(|x| {
-                            let mut fj = json!({
-                                "line": x.line,
-                                "request": x.request,
-                                "expected": x.expected,
-                                "actual": x.actual,
-                            });
-                            if let Some(d) = &x.decision {
-                                fj["decision"] = report::decision_json(d);
-                            }
-                            fj
-                        }).collect::<Vec<_>>(),
-                    });
-                    if let Some(w) = &r.skip_reason {
-                        t["skip_reason"] = json!(w);
-                    }
-                    t
-                }).collect::<Vec<_>>(),
-            });
-            if let Some(p) = &f.pending {
-                v["pending"] = json!({
-                    "path": p.path.display().to_string(),
-                    "error": p.error,
-                    "matrices": p.changes.iter().map(|(n, a, r)| json!({"name": n, "added": a, "removed": r})).collect::<Vec<_>>(),
-                });
-            }
-            v
-        })
-        .collect();
-    let mut v = json!({
-        "files": files,
-        "problems": run.problems,
-        "passed": passed,
-        "failed": failed,
-        "skipped": skipped,
-        "summary": run.summary(),
-    });
-    v["coverage"] = coverage_json(&run.coverage);
-    v["coverage"]["below_minimum"] = json!(run.below_minimum(opts.min_coverage));
-    v
 }
 
 /// The exit code: 0 when every test passed, every file ran and coverage is not below the

@@ -225,67 +225,57 @@ pub enum ArgKind {
     Opaque,
 }
 
-const ACCOUNT: Arg = Arg {
-    name: "account",
-    doc: "the account the request acts in (default: the identity's only account)",
-    kind: ArgKind::Account,
-};
-const NAME: Arg = Arg {
-    name: "name",
-    doc: "the key's name",
-    kind: ArgKind::Text,
-};
-const DESCRIPTION: Arg = Arg {
-    name: "description",
-    doc: "the key's description",
-    kind: ArgKind::Text,
-};
-const EXPIRES_AT: Arg = Arg {
-    name: "expires_at",
-    doc: "when the key expires (RFC 3339)",
-    kind: ArgKind::Datetime,
-};
-const ACTION_WHEN_LEAKED: Arg = Arg {
-    name: "action_when_leaked",
-    doc: "what happens to the key when it leaks",
-    kind: ArgKind::OneOf {
+const fn arg(name: &'static str, doc: &'static str, kind: ArgKind) -> Arg {
+    Arg { name, doc, kind }
+}
+
+const ACCOUNT: Arg = arg(
+    "account",
+    "the account the request acts in (default: the identity's only account)",
+    ArgKind::Account,
+);
+const NAME: Arg = arg("name", "the key's name", ArgKind::Text);
+const DESCRIPTION: Arg = arg("description", "the key's description", ArgKind::Text);
+const EXPIRES_AT: Arg = arg(
+    "expires_at",
+    "when the key expires (RFC 3339)",
+    ArgKind::Datetime,
+);
+// ACTION_WHEN_LEAKED and RESTRICT share a shape, not data: each names its own world enum and
+// words, and one `ArgKind::OneOf` checks both.
+const ACTION_WHEN_LEAKED: Arg = arg(
+    "action_when_leaked",
+    "what happens to the key when it leaks",
+    ArgKind::OneOf {
         valid: |s| LeakAction::parse(s).is_some(),
         words: "none, disable, delete",
     },
-};
-const APIKEY: Arg = Arg {
-    name: "apikey",
-    doc: "a value the caller supplies for the key (at least 32 characters; never passed on)",
-    kind: ArgKind::Secret,
-};
-const LOCKED: Arg = Arg {
-    name: "locked",
-    doc: "create the key locked",
-    kind: ArgKind::Bool,
-};
-const ETAG: Arg = Arg {
-    name: "etag",
-    doc: "the etag the update expects the key at (`*` for any; R15)",
-    kind: ArgKind::Opaque,
-};
-const RESTRICT: Arg = Arg {
-    name: "restrict_user_api_key_creation",
-    doc: "the account's new setting",
-    kind: ArgKind::OneOf {
+);
+const APIKEY: Arg = arg(
+    "apikey",
+    "a value the caller supplies for the key (at least 32 characters; never passed on)",
+    ArgKind::Secret,
+);
+const LOCKED: Arg = arg("locked", "create the key locked", ArgKind::Bool);
+const ETAG: Arg = arg(
+    "etag",
+    "the etag the update expects the key at (`*` for any; R15)",
+    ArgKind::Opaque,
+);
+const RESTRICT: Arg = arg(
+    "restrict_user_api_key_creation",
+    "the account's new setting",
+    ArgKind::OneOf {
         valid: |s| Restriction::parse(s).is_some(),
         words: "RESTRICTED, NOT_RESTRICTED, NOT_SET",
     },
-};
-const REGION: Arg = Arg {
-    name: "region",
-    doc: "the cluster API key's region",
-    kind: ArgKind::Text,
-};
-const RESOURCE_GROUP: Arg = Arg {
-    name: "resource_group",
-    doc: "the cluster API key's resource group (default: the account's)",
-    kind: ArgKind::Text,
-};
+);
+const REGION: Arg = arg("region", "the cluster API key's region", ArgKind::Text);
+const RESOURCE_GROUP: Arg = arg(
+    "resource_group",
+    "the cluster API key's resource group (default: the account's)",
+    ArgKind::Text,
+);
 
 const KEY_TYPES: &[&str] = &[ty::USER_API_KEY, ty::SERVICE_ID_API_KEY];
 const IDENTITY_TYPES: &[&str] = &[ty::USER, ty::SERVICE_ID];

@@ -466,3 +466,34 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn effects_serialize_as_the_policy_keywords() {
+        let reason = |effect| Reason {
+            policy: "p".into(),
+            rules: vec![],
+            doc: String::new(),
+            effect,
+        };
+        let json = |r: Reason| serde_json::to_string(&r).unwrap_or_default();
+        assert!(json(reason(Effect::Permit)).ends_with(r#""effect":"permit"}"#));
+        assert!(json(reason(Effect::Forbid)).ends_with(r#""effect":"forbid"}"#));
+    }
+
+    #[test]
+    fn cedar_errors_keep_their_messages() {
+        assert_eq!(CedarError::Null.to_string(), "null has no Cedar value");
+        assert_eq!(
+            CedarError::BadReference(serde_json::json!({"id": 1})).to_string(),
+            r#"bad entity reference {"id":1}"#
+        );
+        assert_eq!(
+            CedarError::ContextNotRecord.to_string(),
+            "the context is not a record"
+        );
+    }
+}

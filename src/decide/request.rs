@@ -144,7 +144,7 @@ pub fn translate_without_roles(
     let principal = principal(tr, def, &spec.principal)?;
     let resource = resource(tr, def, spec)?;
     let mut args = spec.args.clone();
-    let target = target(tr, &principal, &resource, def.target, &mut args)?;
+    let target = target(tr, def, &principal, &resource, &mut args)?;
     let mut ctx = args_context(tr, def, &args)?;
     ctx.insert("account".into(), eref(ty::ACCOUNT, &target.account));
     ctx.insert("now".into(), datetime(now));
@@ -152,9 +152,15 @@ pub fn translate_without_roles(
         "via_trusted_profile".into(),
         json!(spec.via_trusted_profile),
     );
-    // The caller-supplied value is never passed on: not even into args echoed in output.
-    if args.contains_key("apikey") {
-        args.insert("apikey".into(), "(hidden)".into());
+    // A secret (the caller-supplied key value) is never passed on: not even into args echoed
+    // in output.
+    for (name, value) in args.iter_mut() {
+        if def
+            .arg(name)
+            .is_some_and(|a| matches!(a.kind, ArgKind::Secret))
+        {
+            *value = "(hidden)".into();
+        }
     }
     Ok(Translated {
         principal,
@@ -236,9 +242,9 @@ fn resource(tr: &Translation, def: &ActionDef, spec: &RequestSpec) -> Result<Ent
 /// The target, for scope matching; fills in the args it infers (account, resource group).
 fn target(
     tr: &Translation,
+    def: &ActionDef,
     principal: &EntityRef,
     resource: &EntityRef,
-    rule: TargetRule,
     args: &mut BTreeMap<String, String>,
 ) -> Result<Target, Problem> {
     let w = &tr.world;
@@ -247,7 +253,7 @@ fn target(
         ..Default::default()
     };
     let pos = tr.pos(&resource.id).unwrap_or(0);
-    Ok(match rule {
+    Ok(match def.target {
         TargetRule::KeyCreate if resource.ty == ty::USER => {
             at(&account_of_member(tr, &resource.id, args)?)
         }
@@ -262,7 +268,7 @@ fn target(
         }
         TargetRule::Account => at(&resource.id),
         TargetRule::Member => at(&account_of_member(tr, &resource.id, args)?),
-        TargetRule::ClusterSlot => cluster_slot_target(tr, principal, resource, args)?,
+        TargetRule::ClusterSlot => cluster_slot_target(tr, def, principal, resource, args)?,
         TargetRule::Cluster => {
             let c = &w.clusters[pos];
             Target {
@@ -305,6 +311,7 @@ fn service_id_key_target(
 /// account's default), and the caller when it is a service ID.
 fn cluster_slot_target(
     tr: &Translation,
+    def: &ActionDef,
     principal: &EntityRef,
     account: &EntityRef,
     args: &mut BTreeMap<String, String>,
@@ -312,7 +319,7 @@ fn cluster_slot_target(
     let Some(region) = args.get("region").cloned() else {
         return Err(bad(
             "--arg region",
-            "ks-api-key-reset needs --arg region=REGION",
+            format!("{} needs --arg region=REGION", def.name),
         ));
     };
     let rg = match args.get("resource_group") {

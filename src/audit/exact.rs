@@ -386,7 +386,7 @@ impl<'e> Auditor<'e> {
         let t = e.translate(&self.spec(&pop.ids[0], target)).ok()?;
         let context = e.cedar_context(&t).ok()?;
         let action = e.uid("Action", &t.action).ok()?;
-        let resource = e.uid(&t.resource.0, &t.resource.1).ok()?;
+        let resource = e.uid(&t.resource.ty, &t.resource.id).ok()?;
         let principal =
             PartialEntityUid::new(cedar_policy::EntityTypeName::from_str(pop.ty).ok()?, None);
         let req = PartialRequest::new(
@@ -473,7 +473,7 @@ impl<'e> Auditor<'e> {
                 decision: Verdict::Allow,
                 principal: pop.ids[i].clone(),
                 action: t.action.clone(),
-                resource: t.resource.1.clone(),
+                resource: t.resource.id.clone(),
                 args: t.args.clone(),
                 reasons,
                 errors: Vec::new(),
@@ -491,7 +491,7 @@ impl<'e> Auditor<'e> {
     ) -> Arc<Option<Level1>> {
         let key = format!(
             "{}|{}|{}|{:?}|{:?}",
-            t.action, pop.ty, t.resource.0, t.target, t.args
+            t.action, pop.ty, t.resource.ty, t.target, t.args
         );
         if let Some(l) = self.level1.lock().ok().and_then(|m| m.get(&key).cloned()) {
             return l;
@@ -502,7 +502,7 @@ impl<'e> Auditor<'e> {
         let full = RequestSpec {
             principal: pop.ids[0].clone(),
             action: t.action.clone(),
-            resource: Some(t.resource.1.clone()),
+            resource: Some(t.resource.id.clone()),
             args: t
                 .args
                 .iter()
@@ -532,7 +532,7 @@ impl<'e> Auditor<'e> {
         let context = e.cedar_context(t).ok()?;
         let action = e.uid("Action", &t.action).ok()?;
         let pty = cedar_policy::EntityTypeName::from_str(pop.ty).ok()?;
-        let rty = cedar_policy::EntityTypeName::from_str(&t.resource.0).ok()?;
+        let rty = cedar_policy::EntityTypeName::from_str(&t.resource.ty).ok()?;
         let req = PartialRequest::new(
             PartialEntityUid::new(pty, None),
             action,
@@ -601,7 +601,7 @@ impl<'e> Auditor<'e> {
             self.stats.set_groups.fetch_add(1, Ordering::Relaxed);
             return Some(Vec::new());
         }
-        let res = (t.resource.0.clone(), t.resource.1.clone());
+        let res = (t.resource.ty.clone(), t.resource.id.clone());
         let set = |r: &Residual| -> Option<Bits> {
             match r {
                 Residual::All => Some(Bits::all(n)),
@@ -652,7 +652,7 @@ impl<'e> Auditor<'e> {
                 decision: Verdict::Allow,
                 principal: pop.ids[i].clone(),
                 action: t.action.clone(),
-                resource: t.resource.1.clone(),
+                resource: t.resource.id.clone(),
                 args: t.args.clone(),
                 reasons: ids.iter().map(|id| e.reason(id)).collect(),
                 errors: Vec::new(),

@@ -4,14 +4,17 @@
 //! Owns the call into `cedar-policy` and the shape of a decision. It must not change the world
 //! (that is the evaluator's) nor format output (see `report.rs`).
 
-use crate::decide::entities::{Translation, ty};
+use crate::decide::entities::{EntityRef, Translation, ty};
 use crate::decide::policy::{PolicyBundle, PolicyInfo};
 use crate::decide::request::{RequestSpec, Translated, translate};
 use crate::world::problem::{Problem, Problems};
 use crate::world::{World, cedar_datetime};
+use cedar_policy::entities_errors::EntitiesError;
 use cedar_policy::{
-    ActionConstraint, Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId,
-    EntityTypeName, EntityUid, PolicySet, Request, RestrictedExpression,
+    ActionConstraint, Authorizer, Context, ContextCreationError, Decision as CedarDecision, Effect,
+    Entities, Entity, EntityAttrEvaluationError, EntityId, EntityTypeName, EntityUid,
+    ExpressionConstructionError, ParseErrors, PolicySet, PolicySetError, Request,
+    RequestValidationError, RestrictedExpression,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -33,8 +36,8 @@ pub struct Reason {
     pub policy: String,
     pub rules: Vec<String>,
     pub doc: String,
-    /// `permit` or `forbid`.
-    pub effect: String,
+    /// `permit` or `forbid` (serialized as those words).
+    pub effect: Effect,
 }
 
 /// The answer to one request, with its explanation.
@@ -82,6 +85,60 @@ pub struct Engine {
     contexts: Mutex<HashMap<String, Context>>,
 }
 
+/// Why a value, an entity or a request could not be given to Cedar. Each message is the one
+/// the engine has always reported (decisions carry them as errors). Cedar's own errors are
+/// boxed: they are large, and the engine's results are returned on every request.
+#[derive(Debug, thiserror::Error)]
+pub enum CedarError {
+    #[error("{0}")]
+    TypeName(Box<ParseErrors>),
+    #[error("bad entity reference {0}")]
+    BadReference(Value),
+    #[error("not a Long: {0}")]
+    NotLong(serde_json::Number),
+    #[error("unsupported extension value {0}")]
+    Extension(Value),
+    #[error("null has no Cedar value")]
+    Null,
+    #[error("{0}")]
+    Record(Box<ExpressionConstructionError>),
+    #[error("{0}")]
+    Entity(Box<EntityAttrEvaluationError>),
+    #[error("entities are not a list")]
+    NotAList,
+    #[error("{0}")]
+    Entities(Box<EntitiesError>),
+    #[error("the context is not a record")]
+    ContextNotRecord,
+    #[error("{0}")]
+    Context(Box<ContextCreationError>),
+    #[error("{0}")]
+    Request(Box<RequestValidationError>),
+    #[error("{0}")]
+    PolicySet(Box<PolicySetError>),
+}
+
+/// `?` on a Cedar call boxes its error into the matching [`CedarError`] variant.
+macro_rules! boxed_from {
+    ($($variant:ident($t:ty)),* $(,)?) => {
+        $(impl From<$t> for CedarError {
+            fn from(e: $t) -> Self {
+                CedarError::$variant(Box::new(e))
+            }
+        })*
+    };
+}
+
+boxed_from!(
+    TypeName(ParseErrors),
+    Record(ExpressionConstructionError),
+    Entity(EntityAttrEvaluationError),
+    Entities(EntitiesError),
+    Context(ContextCreationError),
+    Request(RequestValidationError),
+    PolicySet(PolicySetError),
+);
+
 /// How many contexts [`Engine`] keeps (a bound on memory, not a tuning).
 const CONTEXT_CACHE: usize = 4096;
 
@@ -92,27 +149,27 @@ struct Conv<'a> {
 }
 
 impl Conv<'_> {
-    fn uid(&self, ty: &str, id: &str) -> Result<EntityUid, String> {
+    fn uid(&self, ty: &str, id: &str) -> Result<EntityUid, CedarError> {
         let name = match self.types.get(ty) {
             Some(n) => n.clone(),
-            None => EntityTypeName::from_str(ty).map_err(|e| e.to_string())?,
+            None => EntityTypeName::from_str(ty)?,
         };
         Ok(EntityUid::from_type_name_and_id(name, EntityId::new(id)))
     }
 
-    fn uid_of(&self, v: &Value) -> Result<EntityUid, String> {
+    fn uid_of(&self, v: &Value) -> Result<EntityUid, CedarError> {
         match (v["type"].as_str(), v["id"].as_str()) {
             (Some(t), Some(id)) => self.uid(t, id),
-            _ => Err(format!("bad entity reference {v}")),
+            _ => Err(CedarError::BadReference(v.clone())),
         }
     }
 
-    fn expr(&self, v: &Value) -> Result<RestrictedExpression, String> {
+    fn expr(&self, v: &Value) -> Result<RestrictedExpression, CedarError> {
         Ok(match v {
             Value::Bool(b) => RestrictedExpression::new_bool(*b),
             Value::String(s) => RestrictedExpression::new_string(s.clone()),
             Value::Number(n) => RestrictedExpression::new_long(
-                n.as_i64().ok_or_else(|| format!("not a Long: {n}"))?,
+                n.as_i64().ok_or_else(|| CedarError::NotLong(n.clone()))?,
             ),
             Value::Array(items) => {
                 RestrictedExpression::new_set(items.iter().map(|i| self.expr(i)).collect::<Result<
@@ -127,23 +184,22 @@ impl Conv<'_> {
                 } else if let Some(x) = m.get("__extn") {
                     match (x["fn"].as_str(), x["arg"].as_str()) {
                         (Some("datetime"), Some(arg)) => RestrictedExpression::new_datetime(arg),
-                        _ => return Err(format!("unsupported extension value {x}")),
+                        _ => return Err(CedarError::Extension(x.clone())),
                     }
                 } else {
                     RestrictedExpression::new_record(
                         m.iter()
                             .map(|(k, v)| self.expr(v).map(|e| (k.clone(), e)))
                             .collect::<Result<Vec<_>, _>>()?,
-                    )
-                    .map_err(|e| e.to_string())?
+                    )?
                 }
             }
-            Value::Null => return Err("null has no Cedar value".into()),
+            Value::Null => return Err(CedarError::Null),
         })
     }
 
     /// One entity of the entities JSON array.
-    fn entity(&self, e: &Value) -> Result<Entity, String> {
+    fn entity(&self, e: &Value) -> Result<Entity, CedarError> {
         let uid = self.uid_of(&e["uid"])?;
         let attrs = match &e["attrs"] {
             Value::Object(m) => m
@@ -159,7 +215,7 @@ impl Conv<'_> {
                 .collect::<Result<HashSet<_>, _>>()?,
             _ => HashSet::new(),
         };
-        Entity::new(uid, attrs, parents).map_err(|e| e.to_string())
+        Ok(Entity::new(uid, attrs, parents)?)
     }
 }
 
@@ -168,7 +224,7 @@ impl Conv<'_> {
 fn split_by_action(
     policies: &PolicySet,
     actions: &[EntityUid],
-) -> Result<HashMap<String, PolicySet>, String> {
+) -> Result<HashMap<String, PolicySet>, CedarError> {
     let mut out: HashMap<String, PolicySet> = HashMap::new();
     for a in actions {
         let mut set = PolicySet::new();
@@ -179,7 +235,7 @@ fn split_by_action(
                 ActionConstraint::In(uids) => uids.iter().any(|u| u == a || !actions.contains(u)),
             };
             if applies {
-                set.add(p.clone()).map_err(|e| e.to_string())?;
+                set.add(p.clone())?;
             }
         }
         out.insert(a.id().unescaped().to_string(), set);
@@ -192,9 +248,7 @@ impl Engine {
     pub fn new(bundle: PolicyBundle, world: World) -> Result<Self, Problems> {
         let tr = Translation::new(world);
         let actions: Vec<EntityUid> = crate::decide::request::actions()
-            .filter_map(|a| {
-                EntityUid::from_str(&format!("Action::{}", Value::String(a.to_string()))).ok()
-            })
+            .filter_map(|a| EntityUid::from_str(&EntityRef::new("Action", a).to_string()).ok())
             .collect();
         let by_action = split_by_action(&bundle.policies, &actions).map_err(|e| {
             Problems::one(Problem::new(
@@ -224,14 +278,12 @@ impl Engine {
         // Entities built directly as typed Cedar values (checked against the schema by
         // `from_entities`): parsing the same JSON with Cedar's JSON reader costs ~10x more.
         let conv = Conv { types: &types };
-        let built: Result<Vec<Entity>, String> = match tr.entities_json() {
+        let built: Result<Vec<Entity>, CedarError> = match tr.entities_json() {
             Value::Array(items) => items.iter().map(|e| conv.entity(e)).collect(),
-            _ => Err("entities are not a list".into()),
+            _ => Err(CedarError::NotAList),
         };
         let entities = built
-            .and_then(|es| {
-                Entities::from_entities(es, Some(&bundle.schema)).map_err(|e| e.to_string())
-            })
+            .and_then(|es| Ok(Entities::from_entities(es, Some(&bundle.schema))?))
             .map_err(|e| {
                 Problems::one(Problem::new(
                     "",
@@ -285,40 +337,45 @@ impl Engine {
     /// Translate without the context's `roles` record (see `request::translate_without_roles`).
     pub fn translate_without_roles(&self, spec: &RequestSpec) -> Result<Translated, Problem> {
         let now = self.now_for(spec)?;
-        crate::decide::request::translate_without_roles(&self.tr, &self.bundle.roles, spec, &now)
+        crate::decide::request::translate_without_roles(&self.tr, spec, &now)
     }
 
     /// A Cedar entity uid.
-    pub fn uid(&self, ty: &str, id: &str) -> Result<EntityUid, String> {
+    pub fn uid(&self, ty: &str, id: &str) -> Result<EntityUid, CedarError> {
         Conv { types: &self.types }.uid(ty, id)
     }
 
-    fn expr(&self, v: &Value) -> Result<RestrictedExpression, String> {
+    /// The Cedar uid of an entity reference.
+    pub fn entity_uid(&self, e: &EntityRef) -> Result<EntityUid, CedarError> {
+        self.uid(&e.ty, &e.id)
+    }
+
+    fn expr(&self, v: &Value) -> Result<RestrictedExpression, CedarError> {
         Conv { types: &self.types }.expr(v)
     }
 
     /// The Cedar context of a translated request.
-    pub fn cedar_context(&self, t: &Translated) -> Result<Context, String> {
+    pub fn cedar_context(&self, t: &Translated) -> Result<Context, CedarError> {
         let Value::Object(fields) = &t.context else {
-            return Err("the context is not a record".into());
+            return Err(CedarError::ContextNotRecord);
         };
         let pairs = fields
             .iter()
             .map(|(k, v)| self.expr(v).map(|e| (k.clone(), e)))
             .collect::<Result<Vec<_>, _>>()?;
-        Context::from_pairs(pairs).map_err(|e| e.to_string())
+        Ok(Context::from_pairs(pairs)?)
     }
 
     /// The Cedar request of a translated request. With `validate_requests` (the default) it is
     /// checked against the schema, so a translation that does not fit a (user-supplied) schema
     /// is reported as such; either way any evaluation error denies.
-    pub fn cedar_request(&self, t: &Translated) -> Result<Request, String> {
-        let principal = self.uid(&t.principal.0, &t.principal.1)?;
+    pub fn cedar_request(&self, t: &Translated) -> Result<Request, CedarError> {
+        let principal = self.entity_uid(&t.principal)?;
         let action = self.uid("Action", &t.action)?;
-        let resource = self.uid(&t.resource.0, &t.resource.1)?;
+        let resource = self.entity_uid(&t.resource)?;
         let key = format!(
             "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
-            self.validate_requests, t.principal.0, t.action, t.resource.0, t.context
+            self.validate_requests, t.principal.ty, t.action, t.resource.ty, t.context
         );
         // A poisoned lock only means another thread panicked mid-insert: start over empty.
         let cached = match self.contexts.lock() {
@@ -326,13 +383,11 @@ impl Engine {
             Err(_) => None,
         };
         if let Some(context) = cached {
-            return Request::new(principal, action, resource, context, None)
-                .map_err(|e| e.to_string());
+            return Ok(Request::new(principal, action, resource, context, None)?);
         }
         let context = self.cedar_context(t)?;
         let schema = self.validate_requests.then_some(&self.bundle.schema);
-        let request = Request::new(principal, action, resource, context.clone(), schema)
-            .map_err(|e| e.to_string())?;
+        let request = Request::new(principal, action, resource, context.clone(), schema)?;
         let mut map = self
             .contexts
             .lock()
@@ -362,9 +417,9 @@ impl Engine {
     pub fn decide_translated(&self, t: &Translated) -> Decision {
         let mut d = Decision {
             decision: Verdict::Deny,
-            principal: t.principal.1.clone(),
+            principal: t.principal.id.clone(),
             action: t.action.clone(),
-            resource: t.resource.1.clone(),
+            resource: t.resource.id.clone(),
             args: t.args.clone(),
             reasons: Vec::new(),
             errors: Vec::new(),
@@ -393,7 +448,7 @@ impl Engine {
         };
         if d.decision == Verdict::Deny {
             // An allow overturned by an error keeps no permits as its reasons.
-            d.reasons.retain(|r| r.effect == "forbid");
+            d.reasons.retain(|r| r.effect == Effect::Forbid);
         }
         d
     }
@@ -405,7 +460,40 @@ impl Engine {
             policy: id.to_string(),
             rules: info.map(|i| i.rules.clone()).unwrap_or_default(),
             doc: info.map(|i| i.doc.clone()).unwrap_or_default(),
-            effect: info.map(|i| i.effect.clone()).unwrap_or_default(),
+            // Every id the engine reports is a policy of the bundle; were one not, counting it a
+            // permit keeps it out of a deny's reasons, as the empty effect it once had did.
+            effect: info.map_or(Effect::Permit, |i| i.effect),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn effects_serialize_as_the_policy_keywords() {
+        let reason = |effect| Reason {
+            policy: "p".into(),
+            rules: vec![],
+            doc: String::new(),
+            effect,
+        };
+        let json = |r: Reason| serde_json::to_string(&r).unwrap_or_default();
+        assert!(json(reason(Effect::Permit)).ends_with(r#""effect":"permit"}"#));
+        assert!(json(reason(Effect::Forbid)).ends_with(r#""effect":"forbid"}"#));
+    }
+
+    #[test]
+    fn cedar_errors_keep_their_messages() {
+        assert_eq!(CedarError::Null.to_string(), "null has no Cedar value");
+        assert_eq!(
+            CedarError::BadReference(serde_json::json!({"id": 1})).to_string(),
+            r#"bad entity reference {"id":1}"#
+        );
+        assert_eq!(
+            CedarError::ContextNotRecord.to_string(),
+            "the context is not a record"
+        );
     }
 }

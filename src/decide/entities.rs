@@ -36,6 +36,35 @@ fn uid(t: &str, id: &str) -> Value {
     json!({"type": t, "id": id})
 }
 
+/// One entity of the entities JSON array (every entity has the three fields, in this order).
+fn entity(t: &str, id: &str, attrs: Value, parents: Value) -> Value {
+    json!({"uid": uid(t, id), "attrs": attrs, "parents": parents})
+}
+
+/// A reference to one entity: its type (as in the schema, see [`ty`]) and id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EntityRef {
+    pub ty: String,
+    pub id: String,
+}
+
+impl EntityRef {
+    /// The entity `id` of type `ty`.
+    pub fn new(ty: &str, id: &str) -> Self {
+        EntityRef {
+            ty: ty.to_string(),
+            id: id.to_string(),
+        }
+    }
+}
+
+/// As the `cedar` CLI writes a uid: `Type::"id"` (the id JSON-quoted).
+impl std::fmt::Display for EntityRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}::{}", self.ty, Value::String(self.id.clone()))
+    }
+}
+
 /// The Cedar id of the grant for one role of the role binding at `index`.
 pub fn grant_id(index: usize, b: &RoleBinding, role: &str) -> String {
     format!(
@@ -132,101 +161,104 @@ impl Translation {
         }
     }
 
-    /// Every entity of the world, in Cedar's entities JSON format (an array).
+    /// Every entity of the world, in Cedar's entities JSON format (an array): grants, accounts,
+    /// access groups, users (each after its classic node), service IDs, API keys, clusters.
     pub fn entities_json(&self) -> Value {
-        let w = &self.world;
         let mut out = Vec::new();
-        // Subject -> grants bound to it; group members -> groups.
-        let mut grants_of: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
-        for (i, b) in w.role_bindings.iter().enumerate() {
+        let parents = Parents::of(&self.world);
+        self.grants(&mut out);
+        self.accounts(&mut out);
+        self.access_groups(&parents, &mut out);
+        self.users(&parents, &mut out);
+        self.service_ids(&parents, &mut out);
+        self.api_keys(&mut out);
+        self.clusters(&mut out);
+        Value::Array(out)
+    }
+
+    fn grants(&self, out: &mut Vec<Value>) {
+        for (i, b) in self.world.role_bindings.iter().enumerate() {
             for r in &b.roles {
-                let g = grant_id(i, b, r);
-                out.push(json!({"uid": uid(ty::GRANT, &g), "attrs": {}, "parents": []}));
-                grants_of
-                    .entry(b.subject.as_str())
-                    .or_default()
-                    .push(uid(ty::GRANT, &g));
+                out.push(entity(ty::GRANT, &grant_id(i, b, r), json!({}), json!([])));
             }
         }
-        let mut groups_of: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
-        for g in &w.access_groups {
-            for m in &g.members {
-                groups_of
-                    .entry(m.as_str())
-                    .or_default()
-                    .push(uid(ty::ACCESS_GROUP, &g.id));
-            }
+    }
+
+    fn accounts(&self, out: &mut Vec<Value>) {
+        for a in &self.world.accounts {
+            let attrs = json!({
+                "owner": eref(ty::USER, &a.owner),
+                "default_resource_group": a.default_resource_group,
+                "restrict_user_api_key_creation": a.restrict_user_api_key_creation.as_str(),
+            });
+            out.push(entity(ty::ACCOUNT, &a.id, attrs, json!([])));
         }
-        let parents = |id: &str, mut base: Vec<Value>| -> Value {
-            base.extend(groups_of.get(id).cloned().unwrap_or_default());
-            base.extend(grants_of.get(id).cloned().unwrap_or_default());
-            Value::Array(base)
-        };
-        for a in &w.accounts {
-            out.push(json!({
-                "uid": uid(ty::ACCOUNT, &a.id),
-                "attrs": {
-                    "owner": eref(ty::USER, &a.owner),
-                    "default_resource_group": a.default_resource_group,
-                    "restrict_user_api_key_creation": a.restrict_user_api_key_creation.as_str(),
-                },
-                "parents": []
-            }));
+    }
+
+    fn access_groups(&self, parents: &Parents, out: &mut Vec<Value>) {
+        for g in &self.world.access_groups {
+            let attrs = json!({"account": eref(ty::ACCOUNT, &g.account)});
+            let ps = parents.with(&g.id, vec![]);
+            out.push(entity(ty::ACCESS_GROUP, &g.id, attrs, ps));
         }
-        for g in &w.access_groups {
-            out.push(json!({
-                "uid": uid(ty::ACCESS_GROUP, &g.id),
-                "attrs": {"account": eref(ty::ACCOUNT, &g.account)},
-                "parents": parents(&g.id, vec![]),
-            }));
-        }
+    }
+
+    fn users(&self, parents: &Parents, out: &mut Vec<Value>) {
         let mut classic_accounts: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
-        for c in &w.classic_keys {
+        for c in &self.world.classic_keys {
             classic_accounts
                 .entry(c.user.as_str())
                 .or_default()
                 .push(eref(ty::ACCOUNT, &c.account));
         }
-        for u in &w.users {
+        for u in &self.world.users {
             let node_parents: Vec<Value> = u
                 .classic_parent
                 .iter()
                 .map(|p| uid(ty::CLASSIC_USER, p))
                 .collect();
-            out.push(
-                json!({"uid": uid(ty::CLASSIC_USER, &u.id), "attrs": {}, "parents": node_parents}),
-            );
+            out.push(entity(
+                ty::CLASSIC_USER,
+                &u.id,
+                json!({}),
+                json!(node_parents),
+            ));
             let accounts: Vec<Value> = self
                 .memberships(&u.id)
                 .iter()
                 .map(|a| uid(ty::ACCOUNT, a))
                 .collect();
-            out.push(json!({
-                "uid": uid(ty::USER, &u.id),
-                "attrs": {
-                    "functional": u.functional,
-                    "classic": eref(ty::CLASSIC_USER, &u.id),
-                    "key_count": self.key_counts.get(&u.id).copied().unwrap_or(0),
-                    "classic_key_accounts": classic_accounts.get(u.id.as_str()).cloned().unwrap_or_default(),
-                },
-                "parents": parents(&u.id, accounts),
-            }));
+            let attrs = json!({
+                "functional": u.functional,
+                "classic": eref(ty::CLASSIC_USER, &u.id),
+                "key_count": self.key_count(&u.id),
+                "classic_key_accounts": classic_accounts.get(u.id.as_str()).cloned().unwrap_or_default(),
+            });
+            out.push(entity(
+                ty::USER,
+                &u.id,
+                attrs,
+                parents.with(&u.id, accounts),
+            ));
         }
-        for s in &w.service_ids {
+    }
+
+    fn service_ids(&self, parents: &Parents, out: &mut Vec<Value>) {
+        for s in &self.world.service_ids {
             let mut attrs = json!({
                 "account": eref(ty::ACCOUNT, &s.account),
-                "key_count": self.key_counts.get(&s.id).copied().unwrap_or(0),
+                "key_count": self.key_count(&s.id),
             });
             if let Some(c) = &s.created_by {
                 attrs["created_by"] = eref(ty::USER, c);
             }
-            out.push(json!({
-                "uid": uid(ty::SERVICE_ID, &s.id),
-                "attrs": attrs,
-                "parents": parents(&s.id, vec![uid(ty::ACCOUNT, &s.account)]),
-            }));
+            let ps = parents.with(&s.id, vec![uid(ty::ACCOUNT, &s.account)]);
+            out.push(entity(ty::SERVICE_ID, &s.id, attrs, ps));
         }
-        for (i, k) in w.api_keys.iter().enumerate() {
+    }
+
+    fn api_keys(&self, out: &mut Vec<Value>) {
+        for (i, k) in self.world.api_keys.iter().enumerate() {
             let kt = self.key_type(i);
             let identity_type = if kt == ty::SERVICE_ID_API_KEY {
                 ty::SERVICE_ID
@@ -246,20 +278,65 @@ impl Translation {
             if let Some(t) = &k.expires_at {
                 attrs["expires_at"] = datetime(t);
             }
-            out.push(json!({"uid": uid(kt, &k.id), "attrs": attrs, "parents": []}));
+            out.push(entity(kt, &k.id, attrs, json!([])));
         }
-        for c in &w.clusters {
-            out.push(json!({
-                "uid": uid(ty::CLUSTER, &c.id),
-                "attrs": {
-                    "account": eref(ty::ACCOUNT, &c.account),
-                    "region": c.region,
-                    "resource_group": c.resource_group,
-                    "addons": c.addons,
-                },
-                "parents": [],
-            }));
+    }
+
+    fn clusters(&self, out: &mut Vec<Value>) {
+        for c in &self.world.clusters {
+            let attrs = json!({
+                "account": eref(ty::ACCOUNT, &c.account),
+                "region": c.region,
+                "resource_group": c.resource_group,
+                "addons": c.addons,
+            });
+            out.push(entity(ty::CLUSTER, &c.id, attrs, json!([])));
         }
-        Value::Array(out)
+    }
+
+    /// Stored keys of an identity (R10 counts every stored key).
+    fn key_count(&self, id: &str) -> i64 {
+        self.key_counts.get(id).copied().unwrap_or(0)
+    }
+}
+
+/// The parents a subject inherits besides its own: the access groups it is a member of, then
+/// the grants bound to it.
+struct Parents<'w> {
+    groups_of: BTreeMap<&'w str, Vec<Value>>,
+    grants_of: BTreeMap<&'w str, Vec<Value>>,
+}
+
+impl<'w> Parents<'w> {
+    fn of(w: &'w World) -> Self {
+        let mut grants_of: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+        for (i, b) in w.role_bindings.iter().enumerate() {
+            for r in &b.roles {
+                grants_of
+                    .entry(b.subject.as_str())
+                    .or_default()
+                    .push(uid(ty::GRANT, &grant_id(i, b, r)));
+            }
+        }
+        let mut groups_of: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+        for g in &w.access_groups {
+            for m in &g.members {
+                groups_of
+                    .entry(m.as_str())
+                    .or_default()
+                    .push(uid(ty::ACCESS_GROUP, &g.id));
+            }
+        }
+        Parents {
+            groups_of,
+            grants_of,
+        }
+    }
+
+    /// `base`, then the groups and grants of `id`.
+    fn with(&self, id: &str, mut base: Vec<Value>) -> Value {
+        base.extend(self.groups_of.get(id).cloned().unwrap_or_default());
+        base.extend(self.grants_of.get(id).cloned().unwrap_or_default());
+        Value::Array(base)
     }
 }

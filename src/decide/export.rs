@@ -3,16 +3,16 @@
 //! `.cedar` file, so that `cedar authorize` reproduces keyward's decisions.
 
 use crate::decide::engine::Engine;
+use crate::decide::entities::EntityRef;
 use crate::decide::request::Translated;
 use serde_json::{Value, json};
 
 /// The `cedar` CLI's request JSON for a translated request.
 pub fn request_json(t: &Translated) -> Value {
-    let uid = |ty: &str, id: &str| format!("{ty}::{}", Value::String(id.to_string()));
     json!({
-        "principal": uid(&t.principal.0, &t.principal.1),
-        "action": uid("Action", &t.action),
-        "resource": uid(&t.resource.0, &t.resource.1),
+        "principal": t.principal.to_string(),
+        "action": EntityRef::new("Action", &t.action).to_string(),
+        "resource": t.resource.to_string(),
         "context": t.context,
     })
 }

@@ -10,11 +10,13 @@
 //!
 //! May use: [`crate::world`].
 
+pub mod action;
 pub mod engine;
 pub mod entities;
 pub mod export;
 pub mod policy;
 pub mod request;
 
+pub use action::Action;
 pub use engine::{Decision, Engine, Reason, Verdict};
 pub use request::RequestSpec;

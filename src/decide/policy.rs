@@ -9,7 +9,9 @@
 use crate::world::RoleCatalog;
 use crate::world::problem::{Problem, Problems};
 use crate::world::yaml::Pos;
-use cedar_policy::{PolicyId, PolicySet, Schema, SchemaFragment, ValidationMode, Validator};
+use cedar_policy::{
+    Effect, Policy, PolicyId, PolicySet, Schema, SchemaFragment, ValidationMode, Validator,
+};
 use miette::Diagnostic;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -33,8 +35,8 @@ pub struct PolicyInfo {
     /// Rule ids from `@rule("R6,R2")`.
     pub rules: Vec<String>,
     pub doc: String,
-    /// `permit` or `forbid`.
-    pub effect: String,
+    /// `permit` or `forbid` (serialized as those words).
+    pub effect: Effect,
     pub file: String,
     pub line: usize,
 }
@@ -264,22 +266,49 @@ pub fn load(opts: &PolicyOptions) -> Result<PolicyBundle, Problems> {
 
 /// Build a bundle from sources already read.
 pub fn build(schema_source: Source, sources: Vec<Source>) -> Result<PolicyBundle, Problems> {
-    let mut problems = Vec::new();
     let (schema, roles) = parse_schema(&schema_source)?;
-    let mut policies = PolicySet::new();
-    let mut info: BTreeMap<String, PolicyInfo> = BTreeMap::new();
-    // Which source (and its text) each policy id came from, to locate validation errors.
-    let mut origin: BTreeMap<String, usize> = BTreeMap::new();
+    let mut read = Reader::default();
     for (si, source) in sources.iter().enumerate() {
+        read.file(si, source);
+    }
+    if !read.problems.is_empty() {
+        return Err(Problems(read.problems));
+    }
+    let warnings = validate(&schema, &read, &sources)?;
+    Ok(PolicyBundle {
+        schema,
+        schema_source,
+        policies: read.policies,
+        info: read.info,
+        roles,
+        sources,
+        warnings,
+    })
+}
+
+/// The policies of the sources read so far, re-identified by `@id`, and what went wrong.
+#[derive(Default)]
+struct Reader {
+    policies: PolicySet,
+    info: BTreeMap<String, PolicyInfo>,
+    /// Which source each policy id came from, to locate validation errors.
+    origin: BTreeMap<String, usize>,
+    problems: Vec<Problem>,
+}
+
+impl Reader {
+    /// Every policy of the source at index `si`.
+    fn file(&mut self, si: usize, source: &Source) {
         let set = match PolicySet::from_str(&source.text) {
             Ok(s) => s,
             Err(e) => {
-                problems.extend(diag_problems(source, &e, "cannot parse: "));
-                continue;
+                self.problems
+                    .extend(diag_problems(source, &e, "cannot parse: "));
+                return;
             }
         };
         if set.num_of_templates() > 0 {
-            problems.push(Problem::new(
+            self.problems.push(Problem::new(
                 &source.name,
                 Pos { line: 1, col: 1 },
                 "",
@@ -299,103 +328,86 @@ pub fn build(schema_source: Source, sources: Vec<Source>) -> Result<PolicyBundle
         });
         let mut cursor = 0;
         for p in in_file {
-            let Some(id) = p.annotation("id").map(str::to_string) else {
-                let off = next_policy_start(&source.text, cursor);
-                cursor = policy_end(&source.text, off);
-                problems.push(Problem::new(
-                    &source.name,
-                    line_col(&source.text, off),
-                    "@id",
-                    "every policy needs an @id(\"...\") annotation",
-                ));
-                continue;
-            };
-            let off = source.text[cursor.min(source.text.len())..]
-                .find(&format!("@id(\"{id}\")"))
-                .map(|o| o + cursor)
-                .unwrap_or_else(|| next_policy_start(&source.text, cursor));
-            cursor = policy_end(&source.text, off);
-            let pos = line_col(&source.text, off);
-            if let Some(prev) = info.get(&id) {
-                problems.push(Problem::new(
-                    &source.name,
-                    pos,
-                    "@id",
-                    format!(
-                        "duplicate policy id `{id}` (first in {}:{})",
-                        prev.file, prev.line
-                    ),
-                ));
-                continue;
-            }
-            let rules = p
+            cursor = self.policy(si, source, p, cursor);
+        }
+    }
+
+    /// One policy, found at or after `cursor` in its source; returns where the next one is
+    /// searched from.
+    fn policy(&mut self, si: usize, source: &Source, p: &Policy, cursor: usize) -> usize {
+        let Some(id) = p.annotation("id").map(str::to_string) else {
+            let off = next_policy_start(&source.text, cursor);
+            self.problems.push(Problem::new(
+                &source.name,
+                line_col(&source.text, off),
+                "@id",
+                "every policy needs an @id(\"...\") annotation",
+            ));
+            return policy_end(&source.text, off);
+        };
+        let off = source.text[cursor.min(source.text.len())..]
+            .find(&format!("@id(\"{id}\")"))
+            .map(|o| o + cursor)
+            .unwrap_or_else(|| next_policy_start(&source.text, cursor));
+        let next = policy_end(&source.text, off);
+        let pos = line_col(&source.text, off);
+        if let Some(prev) = self.info.get(&id) {
+            self.problems.push(Problem::new(
+                &source.name,
+                pos,
+                "@id",
+                format!(
+                    "duplicate policy id `{id}` (first in {}:{})",
+                    prev.file, prev.line
+                ),
+            ));
+            return next;
+        }
+        if let Err(e) = self.policies.add(p.new_id(PolicyId::new(&id))) {
+            self.problems
+                .push(Problem::new(&source.name, pos, "@id", format!("{e}")));
+            return next;
+        }
+        self.origin.insert(id.clone(), si);
+        let info = PolicyInfo {
+            id: id.clone(),
+            rules: p
                 .annotation("rule")
                 .map(annotation_list)
-                .unwrap_or_default();
-            let doc = p.annotation("doc").unwrap_or("").to_string();
-            let effect = match p.effect() {
-                cedar_policy::Effect::Permit => "permit",
-                cedar_policy::Effect::Forbid => "forbid",
-            };
-            let policy = p.new_id(PolicyId::new(&id));
-            if let Err(e) = policies.add(policy) {
-                problems.push(Problem::new(&source.name, pos, "@id", format!("{e}")));
-                continue;
-            }
-            origin.insert(id.clone(), si);
-            info.insert(
-                id.clone(),
-                PolicyInfo {
-                    id,
-                    rules,
-                    doc,
-                    effect: effect.to_string(),
-                    file: source.name.clone(),
-                    line: pos.line,
-                },
-            );
+                .unwrap_or_default(),
+            doc: p.annotation("doc").unwrap_or("").to_string(),
+            effect: p.effect(),
+            file: source.name.clone(),
+            line: pos.line,
+        };
+        self.info.insert(id, info);
+        next
+    }
+}
+
+/// Validate strictly against the schema: the errors, located, or the warnings, located.
+fn validate(schema: &Schema, read: &Reader, sources: &[Source]) -> Result<Vec<Problem>, Problems> {
+    let result = Validator::new(schema.clone()).validate(&read.policies, ValidationMode::Strict);
+    let located = |pid: &PolicyId, d: &dyn Diagnostic, prefix: String| -> Vec<Problem> {
+        match read.origin.get(pid.to_string().as_str()) {
+            Some(&i) => diag_problems(&sources[i], d, &prefix),
+            None => vec![Problem::new("", Pos::default(), "", format!("{d}"))],
         }
+    };
+    let mut problems = Vec::new();
+    for e in result.validation_errors() {
+        let prefix = format!("policy `{}` does not validate: ", e.policy_id());
+        problems.extend(located(e.policy_id(), e, prefix));
     }
     if !problems.is_empty() {
         return Err(Problems(problems));
-    }
-    let validator = Validator::new(schema.clone());
-    let result = validator.validate(&policies, ValidationMode::Strict);
-    let locate = |pid: &PolicyId| origin.get(pid.to_string().as_str()).map(|&i| &sources[i]);
-    for e in result.validation_errors() {
-        let src = locate(e.policy_id());
-        match src {
-            Some(s) => problems.extend(diag_problems(
-                s,
-                e,
-                &format!("policy `{}` does not validate: ", e.policy_id()),
-            )),
-            None => problems.push(Problem::new("", Pos::default(), "", format!("{e}"))),
-        }
     }
     let mut warnings = Vec::new();
     for w in result.validation_warnings() {
-        match locate(w.policy_id()) {
-            Some(s) => warnings.extend(diag_problems(
-                s,
-                w,
-                &format!("policy `{}`: ", w.policy_id()),
-            )),
-            None => warnings.push(Problem::new("", Pos::default(), "", format!("{w}"))),
-        }
+        let prefix = format!("policy `{}`: ", w.policy_id());
+        warnings.extend(located(w.policy_id(), w, prefix));
     }
-    if !problems.is_empty() {
-        return Err(Problems(problems));
-    }
-    Ok(PolicyBundle {
-        schema,
-        schema_source,
-        policies,
-        info,
-        roles,
-        sources,
-        warnings,
-    })
+    Ok(warnings)
 }
 
 /// Parse the schema and read its role catalogue (`type Roles`).

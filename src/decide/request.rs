@@ -2,69 +2,30 @@
 //! full context, including the grants whose role bindings cover the request's target (scope
 //! matching, documented in the schema).
 //!
-//! Owns the action table of INTERFACE.md (which resource and args each action takes) and
-//! target scopes. It must not decide anything a policy decides: it never looks at what a role
-//! grants, who owns what, or whether something is locked.
+//! Translation runs by stage, one function each: admission (the action and its args), the
+//! principal, the resource, the target, the args (checked and typed into the context) and the
+//! roles (the costly part, left out by [`translate_without_roles`]). What each action takes is
+//! its definition ([`crate::decide::action`]); this module reads it and matches no action name.
+//! It must not decide anything a policy decides: it never looks at what a role grants, who owns
+//! what, or whether something is locked.
 
-use crate::decide::entities::{Translation, datetime, eref, grant_id, ty};
+use crate::decide::action::{
+    self, Action, ActionDef, ArgKind, DEFINITIONS, ResourceDefault, TargetRule,
+};
+use crate::decide::entities::{EntityRef, Translation, datetime, eref, grant_id, ty};
+use crate::world::IdKind;
 use crate::world::RoleCatalog;
+use crate::world::cedar_datetime;
 use crate::world::problem::Problem;
-use crate::world::{IdKind, LeakAction, Restriction, cedar_datetime};
 use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// The actions of INTERFACE.md, in the order the docs list them.
-pub const ACTIONS: [&str; 16] = [
-    "api-key-create",
-    "api-key-get",
-    "api-key-update",
-    "api-key-delete",
-    "api-key-lock",
-    "api-key-unlock",
-    "api-key-disable",
-    "api-key-enable",
-    "login",
-    "classic-api-key-create",
-    "classic-api-key-get",
-    "classic-api-key-delete",
-    "account-settings-update",
-    "ks-api-key-reset",
-    "ks-api-key-info",
-    "user-remove",
-];
+/// The actions of INTERFACE.md, in the order the docs list them (the names of the table).
+pub const ACTIONS: [&str; action::COUNT] = action::names();
 
 /// Every action.
 pub fn actions() -> impl Iterator<Item = &'static str> {
     ACTIONS.iter().copied()
-}
-
-/// The args each action accepts.
-fn allowed_args(action: &str) -> &'static [&'static str] {
-    match action {
-        "api-key-create" => &[
-            "account",
-            "name",
-            "description",
-            "expires_at",
-            "action_when_leaked",
-            "apikey",
-            "locked",
-        ],
-        "api-key-update" => &[
-            "etag",
-            "name",
-            "description",
-            "expires_at",
-            "action_when_leaked",
-        ],
-        "classic-api-key-create"
-        | "classic-api-key-get"
-        | "classic-api-key-delete"
-        | "user-remove" => &["account"],
-        "account-settings-update" => &["restrict_user_api_key_creation"],
-        "ks-api-key-reset" => &["region", "resource_group"],
-        _ => &[],
-    }
 }
 
 /// A request as users write it.
@@ -112,9 +73,9 @@ pub struct Target {
 /// A request translated for Cedar.
 #[derive(Debug, Clone)]
 pub struct Translated {
-    pub principal: (String, String),
+    pub principal: EntityRef,
     pub action: String,
-    pub resource: (String, String),
+    pub resource: EntityRef,
     /// The full context, in Cedar's JSON form.
     pub context: Value,
     /// The args as evaluated, with inferred ones (account, resource_group) filled in.
@@ -167,29 +128,54 @@ pub fn translate(
     spec: &RequestSpec,
     now: &str,
 ) -> Result<Translated, Problem> {
-    translate_inner(tr, catalog, spec, now, true)
+    let mut t = translate_without_roles(tr, spec, now)?;
+    roles(tr, catalog, &mut t);
+    Ok(t)
 }
 
 /// [`translate`] without the `roles` record of the context (the costly part): enough to know
 /// a request's principal, resource, target and args, e.g. to look up a context already built.
 pub fn translate_without_roles(
     tr: &Translation,
-    catalog: &RoleCatalog,
     spec: &RequestSpec,
     now: &str,
 ) -> Result<Translated, Problem> {
-    translate_inner(tr, catalog, spec, now, false)
+    let def = admission(spec)?;
+    let principal = principal(tr, def, &spec.principal)?;
+    let resource = resource(tr, def, spec)?;
+    let mut args = spec.args.clone();
+    let target = target(tr, def, &principal, &resource, &mut args)?;
+    let mut ctx = args_context(tr, def, &args)?;
+    ctx.insert("account".into(), eref(ty::ACCOUNT, &target.account));
+    ctx.insert("now".into(), datetime(now));
+    ctx.insert(
+        "via_trusted_profile".into(),
+        json!(spec.via_trusted_profile),
+    );
+    // A secret (the caller-supplied key value) is never passed on: not even into args echoed
+    // in output.
+    for (name, value) in args.iter_mut() {
+        if def
+            .arg(name)
+            .is_some_and(|a| matches!(a.kind, ArgKind::Secret))
+        {
+            *value = "(hidden)".into();
+        }
+    }
+    Ok(Translated {
+        principal,
+        action: def.name.to_string(),
+        resource,
+        context: Value::Object(ctx),
+        args,
+        target,
+    })
 }
 
-fn translate_inner(
-    tr: &Translation,
-    catalog: &RoleCatalog,
-    spec: &RequestSpec,
-    now: &str,
-    with_roles: bool,
-) -> Result<Translated, Problem> {
+/// Admission: a known action, and only args it takes.
+fn admission(spec: &RequestSpec) -> Result<&'static ActionDef, Problem> {
     let action = spec.action.as_str();
-    if !actions().any(|a| a == action) {
+    let Ok(def) = action.parse::<Action>().map(Action::def) else {
         return Err(bad(
             "--action",
             format!(
@@ -197,362 +183,260 @@ fn translate_inner(
                 actions().collect::<Vec<_>>().join(", ")
             ),
         ));
-    }
-    for name in spec.args.keys() {
-        if !allowed_args(action).contains(&name.as_str()) {
-            let allowed = allowed_args(action);
-            return Err(bad(
-                "--arg",
-                if allowed.is_empty() {
-                    format!("{action} takes no args, got `{name}`")
-                } else {
-                    format!(
-                        "{action} takes no arg `{name}`; it takes {}",
-                        allowed.join(", ")
-                    )
-                },
-            ));
-        }
-    }
-    let w = &tr.world;
-    let mut args = spec.args.clone();
-
-    // The principal.
-    let principal_kind = tr.kind(&spec.principal);
-    let principal = if action == "login" {
-        match principal_kind {
-            Some(IdKind::ApiKey) => (
-                tr.key_type(tr.pos(&spec.principal).unwrap_or(0))
-                    .to_string(),
-                spec.principal.clone(),
-            ),
-            _ => {
-                return Err(bad(
-                    "--principal",
-                    format!(
-                        "login's principal is an API key id; `{}` is {}",
-                        spec.principal,
-                        describe(tr, &spec.principal)
-                    ),
-                ));
-            }
-        }
-    } else {
-        match principal_kind {
-            Some(IdKind::User) => (ty::USER.to_string(), spec.principal.clone()),
-            Some(IdKind::ServiceId) => (ty::SERVICE_ID.to_string(), spec.principal.clone()),
-            _ => {
-                return Err(bad(
-                    "--principal",
-                    format!(
-                        "the principal must be a user or service ID; `{}` is {}",
-                        spec.principal,
-                        describe(tr, &spec.principal)
-                    ),
-                ));
-            }
-        }
     };
+    if let Some(name) = spec.args.keys().find(|n| def.arg(n).is_none()) {
+        let allowed: Vec<&str> = def.args.iter().map(|a| a.name).collect();
+        return Err(bad(
+            "--arg",
+            if allowed.is_empty() {
+                format!("{action} takes no args, got `{name}`")
+            } else {
+                format!(
+                    "{action} takes no arg `{name}`; it takes {}",
+                    allowed.join(", ")
+                )
+            },
+        ));
+    }
+    Ok(def)
+}
 
-    // The resource (defaulting to the principal where the action acts on oneself).
-    let resource_id = match (&spec.resource, action) {
-        (Some(r), _) => r.clone(),
-        (
-            None,
-            "api-key-create"
-            | "classic-api-key-create"
-            | "classic-api-key-get"
-            | "classic-api-key-delete",
-        ) => spec.principal.clone(),
-        (None, _) => {
+/// The principal: an entity of one of the types the action is called by.
+fn principal(tr: &Translation, def: &ActionDef, id: &str) -> Result<EntityRef, Problem> {
+    match tr.entity_type(id) {
+        Some(t) if def.principal.types.contains(&t) => Ok(EntityRef::new(t, id)),
+        _ => Err(bad(
+            "--principal",
+            format!("{}; `{id}` is {}", def.principal.wrong, describe(tr, id)),
+        )),
+    }
+}
+
+/// The resource (defaulting to the principal where the action acts on oneself): an entity of
+/// one of the types the action acts on.
+fn resource(tr: &Translation, def: &ActionDef, spec: &RequestSpec) -> Result<EntityRef, Problem> {
+    let id = match (&spec.resource, def.resource_default) {
+        (Some(r), _) => r.as_str(),
+        (None, ResourceDefault::Principal) => spec.principal.as_str(),
+        (None, ResourceDefault::Required) => {
             return Err(bad(
                 "--resource",
-                format!("{action} needs --resource ({})", resource_noun(action)),
+                format!("{} needs --resource ({})", def.name, def.noun),
             ));
         }
     };
-    let rkind = tr.kind(&resource_id);
-    let wrong = || {
-        bad(
+    match tr.entity_type(id) {
+        Some(t) if def.resources.contains(&t) => Ok(EntityRef::new(t, id)),
+        _ => Err(bad(
             "--resource",
             format!(
-                "{action} acts on {}; `{resource_id}` is {}",
-                resource_noun(action),
-                describe(tr, &resource_id)
+                "{} acts on {}; `{id}` is {}",
+                def.name,
+                def.noun,
+                describe(tr, id)
             ),
-        )
+        )),
+    }
+}
+
+/// The target, for scope matching; fills in the args it infers (account, resource group).
+fn target(
+    tr: &Translation,
+    def: &ActionDef,
+    principal: &EntityRef,
+    resource: &EntityRef,
+    args: &mut BTreeMap<String, String>,
+) -> Result<Target, Problem> {
+    let w = &tr.world;
+    let at = |account: &str| Target {
+        account: account.to_string(),
+        ..Default::default()
     };
-    let want = |ok: bool| -> Result<(), Problem> { if ok { Ok(()) } else { Err(wrong()) } };
-    // The account the request acts in, from a member's arg or its only account.
-    let account_of_member = |who: &str,
-                             args: &mut BTreeMap<String, String>|
-     -> Result<String, Problem> {
-        let memberships = tr.memberships(who);
-        match args.get("account") {
-            Some(a) => {
-                if tr.kind(a) != Some(IdKind::Account) {
-                    return Err(bad(
-                        "--arg account",
-                        format!("no account `{a}` in this world"),
-                    ));
-                }
-                Ok(a.clone())
+    let pos = tr.pos(&resource.id).unwrap_or(0);
+    Ok(match def.target {
+        TargetRule::KeyCreate if resource.ty == ty::USER => {
+            at(&account_of_member(tr, &resource.id, args)?)
+        }
+        TargetRule::KeyCreate => service_id_key_target(tr, pos, args)?,
+        TargetRule::Key => {
+            let k = &w.api_keys[pos];
+            let scope = (resource.ty == ty::SERVICE_ID_API_KEY).then(|| k.identity.clone());
+            Target {
+                resource: scope,
+                ..at(&k.account)
             }
-            None => match memberships.as_slice() {
-                [only] => {
-                    args.insert("account".into(), only.clone());
-                    Ok(only.clone())
-                }
-                [] => Err(bad(
-                    "--arg account",
-                    format!("`{who}` is a member of no account: say which with --arg account=ID"),
-                )),
-                many => Err(bad(
-                    "--arg account",
-                    format!(
-                        "`{who}` is a member of {} accounts ({}): say which with --arg account=ID",
-                        many.len(),
-                        many.join(", ")
-                    ),
-                )),
-            },
+        }
+        TargetRule::Account => at(&resource.id),
+        TargetRule::Member => at(&account_of_member(tr, &resource.id, args)?),
+        TargetRule::ClusterSlot => cluster_slot_target(tr, def, principal, resource, args)?,
+        TargetRule::Cluster => {
+            let c = &w.clusters[pos];
+            Target {
+                account: c.account.clone(),
+                region: Some(c.region.clone()),
+                resource_group: Some(c.resource_group.clone()),
+                resource: Some(c.id.clone()),
+            }
+        }
+    })
+}
+
+/// A new key of the service ID at `pos`: its account (an `account` arg must name it).
+fn service_id_key_target(
+    tr: &Translation,
+    pos: usize,
+    args: &mut BTreeMap<String, String>,
+) -> Result<Target, Problem> {
+    let s = &tr.world.service_ids[pos];
+    if let Some(a) = args.get("account") {
+        if a != &s.account {
+            return Err(bad(
+                "--arg account",
+                format!(
+                    "service ID `{}` belongs to account `{}`, not `{a}`",
+                    s.id, s.account
+                ),
+            ));
+        }
+    }
+    args.insert("account".into(), s.account.clone());
+    Ok(Target {
+        account: s.account.clone(),
+        resource: Some(s.id.clone()),
+        ..Default::default()
+    })
+}
+
+/// A cluster API key slot of an account: region (required), resource group (else the
+/// account's default), and the caller when it is a service ID.
+fn cluster_slot_target(
+    tr: &Translation,
+    def: &ActionDef,
+    principal: &EntityRef,
+    account: &EntityRef,
+    args: &mut BTreeMap<String, String>,
+) -> Result<Target, Problem> {
+    let Some(region) = args.get("region").cloned() else {
+        return Err(bad(
+            "--arg region",
+            format!("{} needs --arg region=REGION", def.name),
+        ));
+    };
+    let rg = match args.get("resource_group") {
+        Some(rg) => rg.clone(),
+        None => {
+            let rg = tr.world.accounts[tr.pos(&account.id).unwrap_or(0)]
+                .default_resource_group
+                .clone();
+            args.insert("resource_group".into(), rg.clone());
+            rg
         }
     };
+    let caller = (principal.ty == ty::SERVICE_ID).then(|| principal.id.clone());
+    Ok(Target {
+        account: account.id.clone(),
+        region: Some(region),
+        resource_group: Some(rg),
+        resource: caller,
+    })
+}
 
+/// The account a request on a member acts in: its `account` arg, or its only account.
+fn account_of_member(
+    tr: &Translation,
+    who: &str,
+    args: &mut BTreeMap<String, String>,
+) -> Result<String, Problem> {
+    if let Some(a) = args.get("account") {
+        return check_account(tr, a).map(|()| a.clone());
+    }
+    match tr.memberships(who).as_slice() {
+        [only] => {
+            args.insert("account".into(), only.clone());
+            Ok(only.clone())
+        }
+        [] => Err(bad(
+            "--arg account",
+            format!("`{who}` is a member of no account: say which with --arg account=ID"),
+        )),
+        many => Err(bad(
+            "--arg account",
+            format!(
+                "`{who}` is a member of {} accounts ({}): say which with --arg account=ID",
+                many.len(),
+                many.join(", ")
+            ),
+        )),
+    }
+}
+
+fn check_account(tr: &Translation, a: &str) -> Result<(), Problem> {
+    if tr.kind(a) == Some(IdKind::Account) {
+        Ok(())
+    } else {
+        Err(bad(
+            "--arg account",
+            format!("no account `{a}` in this world"),
+        ))
+    }
+}
+
+/// The args policies may read, checked and typed by their kind, as context fields.
+fn args_context(
+    tr: &Translation,
+    def: &ActionDef,
+    args: &BTreeMap<String, String>,
+) -> Result<Map<String, Value>, Problem> {
     let mut ctx = Map::new();
-    let (resource_type, target) = match action {
-        "api-key-create" => match rkind {
-            Some(IdKind::User) => {
-                let account = account_of_member(&resource_id, &mut args)?;
-                (
-                    ty::USER,
-                    Target {
-                        account,
-                        ..Default::default()
-                    },
-                )
+    for (name, value) in args {
+        let Some(arg) = def.arg(name) else { continue };
+        let wrong = |msg: String| bad(&format!("--arg {name}"), msg);
+        match arg.kind {
+            ArgKind::Account => check_account(tr, value)?,
+            ArgKind::Opaque => {}
+            ArgKind::Text => {
+                ctx.insert(name.clone(), json!(value));
             }
-            Some(IdKind::ServiceId) => {
-                let s = &w.service_ids[tr.pos(&resource_id).unwrap_or(0)];
-                if let Some(a) = args.get("account") {
-                    if a != &s.account {
-                        return Err(bad(
-                            "--arg account",
-                            format!(
-                                "service ID `{}` belongs to account `{}`, not `{a}`",
-                                s.id, s.account
-                            ),
-                        ));
-                    }
-                }
-                args.insert("account".into(), s.account.clone());
-                (
-                    ty::SERVICE_ID,
-                    Target {
-                        account: s.account.clone(),
-                        resource: Some(s.id.clone()),
-                        ..Default::default()
-                    },
-                )
-            }
-            _ => return Err(wrong()),
-        },
-        "login" => {
-            want(rkind == Some(IdKind::Account))?;
-            (
-                ty::ACCOUNT,
-                Target {
-                    account: resource_id.clone(),
-                    ..Default::default()
-                },
-            )
-        }
-        "classic-api-key-create"
-        | "classic-api-key-get"
-        | "classic-api-key-delete"
-        | "user-remove" => {
-            want(rkind == Some(IdKind::User))?;
-            let account = account_of_member(&resource_id, &mut args)?;
-            (
-                ty::USER,
-                Target {
-                    account,
-                    ..Default::default()
-                },
-            )
-        }
-        "account-settings-update" => {
-            want(rkind == Some(IdKind::Account))?;
-            (
-                ty::ACCOUNT,
-                Target {
-                    account: resource_id.clone(),
-                    ..Default::default()
-                },
-            )
-        }
-        "ks-api-key-reset" => {
-            want(rkind == Some(IdKind::Account))?;
-            let Some(region) = args.get("region").cloned() else {
-                return Err(bad(
-                    "--arg region",
-                    "ks-api-key-reset needs --arg region=REGION",
-                ));
-            };
-            let rg = match args.get("resource_group") {
-                Some(rg) => rg.clone(),
-                None => {
-                    let rg = w.accounts[tr.pos(&resource_id).unwrap_or(0)]
-                        .default_resource_group
-                        .clone();
-                    args.insert("resource_group".into(), rg.clone());
-                    rg
-                }
-            };
-            let caller = (principal.0 == ty::SERVICE_ID).then(|| spec.principal.clone());
-            (
-                ty::ACCOUNT,
-                Target {
-                    account: resource_id.clone(),
-                    region: Some(region),
-                    resource_group: Some(rg),
-                    resource: caller,
-                },
-            )
-        }
-        "ks-api-key-info" => {
-            want(rkind == Some(IdKind::Cluster))?;
-            let c = &w.clusters[tr.pos(&resource_id).unwrap_or(0)];
-            (
-                ty::CLUSTER,
-                Target {
-                    account: c.account.clone(),
-                    region: Some(c.region.clone()),
-                    resource_group: Some(c.resource_group.clone()),
-                    resource: Some(c.id.clone()),
-                },
-            )
-        }
-        _ => {
-            // The api-key-* actions on one key.
-            want(rkind == Some(IdKind::ApiKey))?;
-            let i = tr.pos(&resource_id).unwrap_or(0);
-            let k = &w.api_keys[i];
-            let kt = tr.key_type(i);
-            let scope = (kt == ty::SERVICE_ID_API_KEY).then(|| k.identity.clone());
-            (
-                kt,
-                Target {
-                    account: k.account.clone(),
-                    resource: scope,
-                    ..Default::default()
-                },
-            )
-        }
-    };
-
-    // Args that policies may read, checked and typed.
-    for (name, value) in &args {
-        match name.as_str() {
-            "expires_at" => {
+            ArgKind::Datetime => {
                 if cedar_datetime(value).is_none() {
-                    return Err(bad(
-                        "--arg expires_at",
-                        format!(
-                            "`{value}` is not an RFC 3339 timestamp (e.g. 2027-01-01T00:00:00Z)"
-                        ),
-                    ));
+                    return Err(wrong(format!(
+                        "`{value}` is not an RFC 3339 timestamp (e.g. 2027-01-01T00:00:00Z)"
+                    )));
                 }
-                ctx.insert("expires_at".into(), datetime(value));
+                ctx.insert(name.clone(), datetime(value));
             }
-            "action_when_leaked" => {
-                if LeakAction::parse(value).is_none() {
-                    return Err(bad(
-                        "--arg action_when_leaked",
-                        format!("`{value}` is not one of none, disable, delete"),
-                    ));
+            ArgKind::OneOf { valid, words } => {
+                if !valid(value) {
+                    return Err(wrong(format!("`{value}` is not one of {words}")));
                 }
                 ctx.insert(name.clone(), json!(value));
             }
-            "restrict_user_api_key_creation" => {
-                if Restriction::parse(value).is_none() {
-                    return Err(bad(
-                        "--arg restrict_user_api_key_creation",
-                        format!("`{value}` is not one of RESTRICTED, NOT_RESTRICTED, NOT_SET"),
-                    ));
-                }
-                ctx.insert(name.clone(), json!(value));
-            }
-            "locked" => {
+            ArgKind::Bool => {
                 let b = match value.as_str() {
                     "true" => true,
                     "false" => false,
-                    _ => {
-                        return Err(bad(
-                            "--arg locked",
-                            format!("`{value}` is not true or false"),
-                        ));
-                    }
+                    _ => return Err(wrong(format!("`{value}` is not true or false"))),
                 };
-                ctx.insert("locked".into(), json!(b));
+                ctx.insert(name.clone(), json!(b));
             }
-            "apikey" => {
+            ArgKind::Secret => {
                 if value.chars().count() < 32 {
-                    return Err(bad(
-                        "--arg apikey",
-                        "a caller-supplied API key value must be at least 32 characters (R12)",
+                    return Err(wrong(
+                        "a caller-supplied API key value must be at least 32 characters (R12)"
+                            .into(),
                     ));
                 }
                 ctx.insert("caller_supplied_value".into(), json!(true));
             }
-            "name" | "description" | "region" | "resource_group" => {
-                ctx.insert(name.clone(), json!(value));
-            }
-            _ => {}
         }
     }
-    if args
-        .get("account")
-        .is_some_and(|a| tr.kind(a) != Some(IdKind::Account))
-    {
-        return Err(bad(
-            "--arg account",
-            format!("no account `{}` in this world", args["account"]),
-        ));
-    }
-    ctx.insert("account".into(), eref(ty::ACCOUNT, &target.account));
-    ctx.insert("now".into(), datetime(now));
-    ctx.insert(
-        "via_trusted_profile".into(),
-        json!(spec.via_trusted_profile),
-    );
-    if with_roles {
-        ctx.insert("roles".into(), covering_roles(tr, catalog, &target));
-    }
-    // The caller-supplied value is never passed on: not even into args echoed in output.
-    if args.contains_key("apikey") {
-        args.insert("apikey".into(), "(hidden)".into());
-    }
-    Ok(Translated {
-        principal,
-        action: action.to_string(),
-        resource: (resource_type.to_string(), resource_id),
-        context: Value::Object(ctx),
-        args,
-        target,
-    })
+    Ok(ctx)
 }
 
-fn resource_noun(action: &str) -> &'static str {
-    match action {
-        "api-key-create" => "the user or service ID the key is for",
-        "login" | "account-settings-update" | "ks-api-key-reset" => "an account",
-        "ks-api-key-info" => "a cluster",
-        "classic-api-key-create" | "classic-api-key-get" | "classic-api-key-delete" => {
-            "the user whose classic key it is"
-        }
-        "user-remove" => "a user",
-        _ => "an API key",
+/// Roles: the grants covering the target, as the context's last field.
+fn roles(tr: &Translation, catalog: &RoleCatalog, t: &mut Translated) {
+    if let Value::Object(ctx) = &mut t.context {
+        ctx.insert("roles".into(), covering_roles(tr, catalog, &t.target));
     }
 }
 
@@ -571,83 +455,94 @@ pub struct Target3 {
     pub args: BTreeMap<String, String>,
 }
 
+impl Target3 {
+    fn new(action: &'static str, resource: &str, args: &[(&str, &str)]) -> Self {
+        Target3 {
+            action,
+            resource: resource.to_string(),
+            args: args
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+}
+
 /// Every (action, resource, args) a world gives rise to, in a fixed order: each action on every
 /// resource of that action's kind, with the args that select an account (one per membership)
 /// or a cluster API key slot (every region and resource group that has clusters or a cluster
 /// key). `login` is excluded: its principals are keys (see [`all_requests`]).
 pub fn resource_requests(tr: &Translation) -> Vec<Target3> {
+    let slots = cluster_slots(tr);
+    DEFINITIONS
+        .iter()
+        .filter(|d| !d.called_by_keys())
+        .flat_map(|d| candidates(tr, d, &slots))
+        .collect()
+}
+
+/// Every (account, region, resource group) that has a cluster or a cluster API key.
+fn cluster_slots(tr: &Translation) -> BTreeSet<(&str, &str, &str)> {
     let w = &tr.world;
-    let mut slots: std::collections::BTreeSet<(String, String, String)> =
-        std::collections::BTreeSet::new();
-    for c in &w.clusters {
-        slots.insert((
-            c.account.clone(),
-            c.region.clone(),
-            c.resource_group.clone(),
-        ));
-    }
-    for s in &w.cluster_api_keys {
-        slots.insert((
-            s.account.clone(),
-            s.region.clone(),
-            s.resource_group.clone(),
-        ));
-    }
-    let t = |a: &'static str, r: &str, args: &[(&str, &str)]| Target3 {
-        action: a,
-        resource: r.to_string(),
-        args: args
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
+    let clusters = w.clusters.iter().map(|c| {
+        (
+            c.account.as_str(),
+            c.region.as_str(),
+            c.resource_group.as_str(),
+        )
+    });
+    let keys = w.cluster_api_keys.iter().map(|s| {
+        (
+            s.account.as_str(),
+            s.region.as_str(),
+            s.resource_group.as_str(),
+        )
+    });
+    clusters.chain(keys).collect()
+}
+
+/// The resources (with their selecting args) one action can be asked about.
+fn candidates(
+    tr: &Translation,
+    def: &ActionDef,
+    slots: &BTreeSet<(&str, &str, &str)>,
+) -> Vec<Target3> {
+    let w = &tr.world;
+    let a = def.name;
+    let members = || {
+        w.users.iter().flat_map(move |u| {
+            tr.memberships(&u.id)
+                .into_iter()
+                .map(move |m| Target3::new(a, &u.id, &[("account", &m)]))
+        })
     };
-    let mut out = Vec::new();
-    for action in actions() {
-        match action {
-            "login" => {}
-            "api-key-create" => {
-                for u in &w.users {
-                    for a in tr.memberships(&u.id) {
-                        out.push(t(action, &u.id, &[("account", &a)]));
-                    }
-                }
-                for s in &w.service_ids {
-                    out.push(t(action, &s.id, &[]));
-                }
-            }
-            "classic-api-key-create"
-            | "classic-api-key-get"
-            | "classic-api-key-delete"
-            | "user-remove" => {
-                for u in &w.users {
-                    for a in tr.memberships(&u.id) {
-                        out.push(t(action, &u.id, &[("account", &a)]));
-                    }
-                }
-            }
-            "account-settings-update" => {
-                for a in &w.accounts {
-                    out.push(t(action, &a.id, &[]));
-                }
-            }
-            "ks-api-key-reset" => {
-                for (a, region, rg) in &slots {
-                    out.push(t(action, a, &[("region", region), ("resource_group", rg)]));
-                }
-            }
-            "ks-api-key-info" => {
-                for c in &w.clusters {
-                    out.push(t(action, &c.id, &[]));
-                }
-            }
-            _ => {
-                for k in &w.api_keys {
-                    out.push(t(action, &k.id, &[]));
-                }
-            }
-        }
+    match def.target {
+        TargetRule::KeyCreate => members()
+            .chain(w.service_ids.iter().map(|s| Target3::new(a, &s.id, &[])))
+            .collect(),
+        TargetRule::Member => members().collect(),
+        TargetRule::Account => w
+            .accounts
+            .iter()
+            .map(|x| Target3::new(a, &x.id, &[]))
+            .collect(),
+        TargetRule::ClusterSlot => slots
+            .iter()
+            .map(|(x, region, rg)| {
+                Target3::new(a, x, &[("region", region), ("resource_group", rg)])
+            })
+            .collect(),
+        TargetRule::Cluster => w
+            .clusters
+            .iter()
+            .map(|c| Target3::new(a, &c.id, &[]))
+            .collect(),
+        TargetRule::Key => w
+            .api_keys
+            .iter()
+            .map(|k| Target3::new(a, &k.id, &[]))
+            .collect(),
     }
-    out
 }
 
 /// The callers of every action but `login`: every user, then every service ID.
@@ -664,30 +559,30 @@ pub fn callers(tr: &Translation) -> Vec<&str> {
 /// [`resource_requests`], and for `login` each API key with each account. The candidate set
 /// of audits and matrices.
 pub fn all_requests(tr: &Translation) -> Vec<RequestSpec> {
-    let mut out = Vec::new();
-    let spec = |p: &str, a: &str, r: &str, args: &BTreeMap<String, String>| RequestSpec {
+    let spec = |p: &str, t: &Target3| RequestSpec {
         principal: p.to_string(),
-        action: a.to_string(),
-        resource: Some(r.to_string()),
-        args: args.clone(),
+        action: t.action.to_string(),
+        resource: Some(t.resource.clone()),
+        args: t.args.clone(),
         via_trusted_profile: false,
         now: None,
     };
     let callers = callers(tr);
+    let keys: Vec<&str> = tr.world.api_keys.iter().map(|k| k.id.as_str()).collect();
     let targets = resource_requests(tr);
-    for action in actions() {
-        if action == "login" {
-            for k in &tr.world.api_keys {
-                for a in &tr.world.accounts {
-                    out.push(spec(&k.id, action, &a.id, &BTreeMap::new()));
-                }
+    let slots = cluster_slots(tr);
+    let mut out = Vec::new();
+    for def in &DEFINITIONS {
+        if def.called_by_keys() {
+            let mine = candidates(tr, def, &slots);
+            for k in &keys {
+                out.extend(mine.iter().map(|t| spec(k, t)));
             }
             continue;
         }
         for p in &callers {
-            for t in targets.iter().filter(|t| t.action == action) {
-                out.push(spec(p, action, &t.resource, &t.args));
-            }
+            let mine = targets.iter().filter(|t| t.action == def.name);
+            out.extend(mine.map(|t| spec(p, t)));
         }
     }
     out

@@ -6,6 +6,7 @@ pub mod run;
 pub mod testrun;
 pub mod validate;
 
+use crate::decide::action::{Action, Label};
 use crate::decide::engine::{Decision, Verdict};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -108,24 +109,25 @@ pub enum GroupBy {
     Resource,
 }
 
-/// A row's resource with the args that select it (`pat@globex`, `acme/us-south/default`).
+/// A row's resource with the args that select it (`pat@globex`, `acme/us-south/default`), as
+/// its action's definition says.
 pub fn target_label(d: &Decision) -> String {
-    match (d.action.as_str(), d.args.get("account")) {
-        ("ks-api-key-reset", _) => format!(
+    let label = d
+        .action
+        .parse::<Action>()
+        .map_or(Label::Resource, |a| a.def().label);
+    let arg = |name: &str| d.args.get(name).map(String::as_str);
+    match (label, arg("account")) {
+        (Label::Slot, _) => format!(
             "{}/{}/{}",
             d.resource,
-            d.args.get("region").map(String::as_str).unwrap_or("?"),
-            d.args
-                .get("resource_group")
-                .map(String::as_str)
-                .unwrap_or("?")
+            arg("region").unwrap_or("?"),
+            arg("resource_group").unwrap_or("?")
         ),
-        ("api-key-create", Some(a)) if d.args.len() == 1 && !d.resource.is_empty() => {
+        (Label::CreatedAtAccount, Some(a)) if d.args.len() == 1 && !d.resource.is_empty() => {
             format!("{}@{a}", d.resource)
         }
-        (a, Some(acct)) if a.starts_with("classic-") || a == "user-remove" => {
-            format!("{}@{acct}", d.resource)
-        }
+        (Label::AtAccount, Some(a)) => format!("{}@{a}", d.resource),
         _ => d.resource.clone(),
     }
 }

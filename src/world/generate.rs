@@ -484,7 +484,6 @@ impl Gen {
 
     fn roles_and_groups(&mut self) {
         for a in 0..self.opts.accounts {
-            let acct = self.account_id(a);
             let people = self.plans[a].people.clone();
             let m = people.len();
             let mut next = 0;
@@ -530,44 +529,55 @@ impl Gen {
                     self.world.role_bindings[i].resource_group = Some(rg);
                 }
             }
-            // Key creators: some people and every functional ID of the account.
-            let mut members: Vec<usize> = creators;
-            members.extend(self.plans[a].fids.iter().copied());
-            members.sort_unstable();
-            let group = format!("{acct}-key-creators");
-            self.world.access_groups.push(AccessGroup {
-                id: group.clone(),
-                account: acct.clone(),
-                members: members.iter().map(|&u| self.uid(u)).collect(),
-            });
-            self.bind(group, a, IAM_IDENTITY, &[KEY_CREATOR]);
-            // Platform admins: Kubernetes Administrator in one region each.
-            let fids = self.plans[a].fids.clone();
-            let mut platform = Vec::new();
-            for (r, region) in self.plans[a].regions.clone().into_iter().enumerate() {
-                let mut members = platform_people[r].clone();
-                for &f in &fids {
-                    if self.rng.chance(70) {
-                        members.push(f);
-                    }
-                }
-                members.sort_unstable();
-                members.dedup();
-                let group = format!("{acct}-platform-{region}");
-                self.world.access_groups.push(AccessGroup {
-                    id: group.clone(),
-                    account: acct.clone(),
-                    members: members.iter().map(|&u| self.uid(u)).collect(),
-                });
-                let i = self.bind(group, a, KUBERNETES, &[ADMINISTRATOR]);
-                self.world.role_bindings[i].region = Some(region.to_string());
-                platform.push(members);
-            }
+            self.key_creators(a, creators);
+            let platform = self.platform_admins(a, platform_people);
             let mut staff = admins;
             staff.extend(operators);
             self.plans[a].admins = staff;
             self.plans[a].platform = platform;
         }
+    }
+
+    /// The access group of `members` (user indices) in account `a`.
+    fn group(&mut self, id: &str, a: usize, members: &[usize]) {
+        self.world.access_groups.push(AccessGroup {
+            id: id.to_string(),
+            account: self.account_id(a),
+            members: members.iter().map(|&u| self.uid(u)).collect(),
+        });
+    }
+
+    /// Key creators: some people and every functional ID of the account.
+    fn key_creators(&mut self, a: usize, creators: Vec<usize>) {
+        let mut members: Vec<usize> = creators;
+        members.extend(self.plans[a].fids.iter().copied());
+        members.sort_unstable();
+        let group = format!("{}-key-creators", self.account_id(a));
+        self.group(&group, a, &members);
+        self.bind(group, a, IAM_IDENTITY, &[KEY_CREATOR]);
+    }
+
+    /// Platform admins: Kubernetes Administrator in one region each, given to the people
+    /// drawn for that region and to some functional IDs; gives each region's members.
+    fn platform_admins(&mut self, a: usize, platform_people: Vec<Vec<usize>>) -> Vec<Vec<usize>> {
+        let fids = self.plans[a].fids.clone();
+        let mut platform = Vec::new();
+        let regions = self.plans[a].regions.clone();
+        for (mut members, region) in platform_people.into_iter().zip(regions) {
+            for &f in &fids {
+                if self.rng.chance(70) {
+                    members.push(f);
+                }
+            }
+            members.sort_unstable();
+            members.dedup();
+            let group = format!("{}-platform-{region}", self.account_id(a));
+            self.group(&group, a, &members);
+            let i = self.bind(group, a, KUBERNETES, &[ADMINISTRATOR]);
+            self.world.role_bindings[i].region = Some(region.to_string());
+            platform.push(members);
+        }
+        platform
     }
 
     fn service_ids(&mut self) {
@@ -580,7 +590,7 @@ impl Gen {
                 i + 1
             );
             let creator = if self.plans[a].admins.is_empty() || self.rng.chance(20) {
-                a % self.opts.users
+                self.owner_of(a)
             } else {
                 *self.rng.pick(&self.plans[a].admins)
             };

@@ -159,6 +159,7 @@ pub struct Script {
     pub steps: Vec<Step>,
 }
 
+// Not testfile's RawCheck: serde's `flatten` would lose `deny_unknown_fields` and its messages.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRequest {

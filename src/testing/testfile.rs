@@ -146,6 +146,7 @@ enum CheckExpect {
     Deny,
 }
 
+// Not scenario's RawRequest: serde's `flatten` would lose `deny_unknown_fields` and its messages.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCheck {

@@ -85,6 +85,29 @@ impl LeakAction {
     }
 }
 
+/// Parse a yes/no value given as text, such as the `locked` argument of `api-key-create`:
+/// exactly `true` or `false`. The one parser of that spelling, for translation and the
+/// evaluator alike.
+pub fn parse_flag(value: &str) -> Result<bool, NotAFlag> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(NotAFlag(other.to_string())),
+    }
+}
+
+/// A yes/no value that is neither `true` nor `false`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotAFlag(pub String);
+
+impl std::fmt::Display for NotAFlag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` is not true or false", self.0)
+    }
+}
+
+impl std::error::Error for NotAFlag {}
+
 fn is_false(b: &bool) -> bool {
     !*b
 }
@@ -227,6 +250,7 @@ pub struct ClusterApiKey {
 }
 
 /// A whole world: the state of one or more accounts.
+// The repeated `#[serde(default)]` below is serde data, not logic: every section may be absent.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct World {
@@ -502,5 +526,19 @@ fn shape(file: &str, root: &Node, p: &mut Vec<Problem>, sh: &mut Shape) -> World
         classic_keys: items(file, root, "classic_keys", p, sh),
         clusters: items(file, root, "clusters", p, sh),
         cluster_api_keys: items(file, root, "cluster_api_keys", p, sh),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flag_is_exactly_true_or_false() {
+        assert_eq!(parse_flag("true"), Ok(true));
+        assert_eq!(parse_flag("false"), Ok(false));
+        let e = parse_flag("yes").unwrap_err();
+        assert_eq!(e.to_string(), "`yes` is not true or false");
+        assert!(parse_flag("True").is_err());
     }
 }

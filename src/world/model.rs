@@ -1,7 +1,8 @@
 //! The world file: typed records of INTERFACE.md, loaded from YAML or JSON with every problem
-//! located (file, line, column, field), and the cross-record checks that make a world valid.
+//! located (file, line, column, field); the cross-record checks that make a world valid are
+//! [`crate::world::validate`]'s.
 //!
-//! Owns the shape and consistency of a world. It must not decide permissions: it knows nothing
+//! Owns the shape of a world. It must not decide permissions: it knows nothing
 //! of what a role grants (the valid service and role names come from the schema, see
 //! [`crate::world::RoleCatalog`]).
 

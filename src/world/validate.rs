@@ -3,8 +3,9 @@
 //! user and account, one cluster API key per slot. It also fills the defaults that depend on
 //! other records (a key's account, a cluster's resource group).
 //!
-//! One [`Checker`] method per world section, run in file order of the sections, so one pass
-//! reports every problem, each located at the field it names.
+//! One `Checker` method per world section, run in the order of the sections (accounts, users
+//! and service IDs first: later sections read their memberships), so one pass reports every
+//! problem, each located at the field it names; the caller sorts them by position.
 //!
 //! Must not decide permissions: it knows which role names exist ([`RoleCatalog`]), never what
 //! they grant. May use: the rest of [`crate::world`].

@@ -10,8 +10,9 @@ use crate::decide::policy::PolicyBundle;
 use crate::decide::request::RequestSpec;
 use crate::evaluator::changes::{self, Effect};
 use crate::world::RoleCatalog;
+use crate::world::fields::{self, de};
 use crate::world::problem::{Problem, Problems};
-use crate::world::yaml::{self, Kind, Node};
+use crate::world::yaml::{Kind, Node};
 use crate::world::{self, World};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -158,6 +159,7 @@ pub struct Script {
     pub steps: Vec<Step>,
 }
 
+// Not testfile's RawCheck: serde's `flatten` would lose `deny_unknown_fields` and its messages.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRequest {
@@ -197,34 +199,6 @@ struct RawEvent {
     expect: Option<Expect>,
 }
 
-/// Deserialize a located node with serde, each problem located at the field it names.
-pub fn de<T: serde::de::DeserializeOwned>(
-    file: &str,
-    node: &Node,
-    field: &str,
-    p: &mut Vec<Problem>,
-) -> Option<T> {
-    match serde_path_to_error::deserialize::<_, T>(node.to_json()) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            let inner = e.path().to_string();
-            let msg = e.inner().to_string();
-            let pos = msg
-                .strip_prefix("unknown field `")
-                .and_then(|r| r.split('`').next())
-                .and_then(|f| node.key_pos(f))
-                .unwrap_or_else(|| node.locate(&inner));
-            let path = if inner == "." {
-                field.to_string()
-            } else {
-                format!("{field}.{inner}")
-            };
-            p.push(Problem::new(file, pos, &path, msg));
-            None
-        }
-    }
-}
-
 /// Read and parse a script file; every problem is located (file:line:column, field).
 pub fn load_script(path: &Path, roles: &RoleCatalog) -> Result<Script, Problems> {
     let (file, src) = crate::world::problem::read_input(path)?;
@@ -239,14 +213,7 @@ pub fn parse_script(
     dir: &Path,
     roles: &RoleCatalog,
 ) -> Result<Script, Problems> {
-    let root = yaml::parse(src).map_err(|e| {
-        Problems::one(Problem::new(
-            file,
-            e.pos,
-            "",
-            format!("not valid YAML/JSON: {}", e.message),
-        ))
-    })?;
+    let root = fields::parse_located(file, src)?;
     let mut p = Vec::new();
     let Kind::Map(entries) = &root.kind else {
         return Err(Problems::one(Problem::new(

@@ -5,8 +5,9 @@
 
 use crate::decide::engine::Verdict;
 use crate::decide::request::{self, RequestSpec};
-use crate::evaluator::scenario::{self, ScriptWorld, Step, WhyExpect, de};
+use crate::evaluator::scenario::{self, ScriptWorld, Step, WhyExpect};
 use crate::world::RoleCatalog;
+use crate::world::fields::{self, de};
 use crate::world::problem::{Problem, Problems};
 use crate::world::yaml::{self, Kind, Node, Pos};
 use serde::Deserialize;
@@ -146,6 +147,7 @@ enum CheckExpect {
     Deny,
 }
 
+// Not scenario's RawRequest: serde's `flatten` would lose `deny_unknown_fields` and its messages.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCheck {
@@ -236,14 +238,7 @@ pub fn policy_fields(path: &Path) -> Result<PolicyFields, Problems> {
 }
 
 fn parse_yaml(file: &str, src: &str) -> Result<Node, Problems> {
-    let root = yaml::parse(src).map_err(|e| {
-        Problems::one(Problem::new(
-            file,
-            e.pos,
-            "",
-            format!("not valid YAML/JSON: {}", e.message),
-        ))
-    })?;
+    let root = fields::parse_located(file, src)?;
     if !matches!(root.kind, Kind::Map(_)) {
         return Err(Problems::one(Problem::new(
             file,
@@ -360,21 +355,7 @@ pub fn parse(
     let root = parse_yaml(file, src)?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut p = Vec::new();
-    if let Kind::Map(entries) = &root.kind {
-        for (k, kpos, _) in entries {
-            if !FILE_KEYS.contains(&k.as_str()) {
-                p.push(Problem::new(
-                    file,
-                    *kpos,
-                    k,
-                    format!(
-                        "unknown field `{k}`, expected one of {}",
-                        FILE_KEYS.join(", ")
-                    ),
-                ));
-            }
-        }
-    }
+    fields::unknown_keys(file, &root, FILE_KEYS, "field", &mut p);
     let PolicyFields {
         policies,
         variants,

@@ -273,14 +273,45 @@ impl Gen {
         }
     }
 
+    /// Users and accounts, their memberships, functional IDs and the classic hierarchy, with
+    /// each account's plan for the later sections. The order of the draws below is the order
+    /// of the random stream: changing it changes every generated world.
     fn accounts_and_users(&mut self) {
+        let accounts_of = self.memberships();
+        let drawn = self.draw_functional();
+        self.plans = (0..self.opts.accounts)
+            .map(|_| AccountPlan::default())
+            .collect();
+        for (u, accts) in accounts_of.iter().enumerate() {
+            for &a in accts {
+                self.plans[a].members.push(u);
+            }
+        }
+        let functional = self.home_functional_ids(drawn);
+        self.users(&accounts_of, &functional);
+        for a in 0..self.opts.accounts {
+            self.account(a);
+            self.plan_account(a, &functional);
+        }
+        self.classic_hierarchy();
+    }
+
+    /// Owners: user a owns account a; with fewer users than accounts, owners are reused.
+    fn owner_of(&self, a: usize) -> usize {
+        a % self.opts.users
+    }
+
+    fn is_owner(&self, u: usize) -> bool {
+        u < self.opts.accounts.min(self.opts.users)
+    }
+
+    /// The accounts of each user: its home (`u % accounts`), the ones it owns, and for a
+    /// fraction of the users who own none, one or two more.
+    fn memberships(&mut self) -> Vec<Vec<usize>> {
         let (n, a_count) = (self.opts.users, self.opts.accounts);
-        // Owners: user a owns account a; with fewer users than accounts, owners are reused.
-        let owner_of = |a: usize| a % n;
-        let is_owner = |u: usize| u < a_count.min(n);
         let mut accounts_of: Vec<Vec<usize>> = (0..n).map(|u| vec![u % a_count]).collect();
         for a in 0..a_count {
-            let o = owner_of(a);
+            let o = self.owner_of(a);
             if !accounts_of[o].contains(&a) {
                 accounts_of[o].push(a);
             }
@@ -288,7 +319,7 @@ impl Gen {
         // A fraction of users works in several accounts.
         if a_count > 1 {
             for (u, accts) in accounts_of.iter_mut().enumerate() {
-                if is_owner(u) || !self.rng.chance(10) {
+                if self.is_owner(u) || !self.rng.chance(10) {
                     continue;
                 }
                 for _ in 0..self.rng.range(1, 2) {
@@ -299,33 +330,49 @@ impl Gen {
                 }
             }
         }
-        let functional: Vec<bool> = (0..n).map(|u| !is_owner(u) && self.rng.chance(4)).collect();
-        self.plans = (0..a_count).map(|_| AccountPlan::default()).collect();
-        for (u, accts) in accounts_of.iter().enumerate() {
-            for &a in accts {
-                self.plans[a].members.push(u);
-            }
+        accounts_of
+    }
+
+    /// Which users are functional IDs by chance (never an owner).
+    fn draw_functional(&mut self) -> Vec<bool> {
+        let mut functional = Vec::with_capacity(self.opts.users);
+        for u in 0..self.opts.users {
+            let f = !self.is_owner(u) && self.rng.chance(4);
+            functional.push(f);
         }
+        functional
+    }
+
+    /// Each account's functional IDs among its home members, at least one in an account of
+    /// some size; gives `drawn` with those made functional too.
+    fn home_functional_ids(&mut self, drawn: Vec<bool>) -> Vec<bool> {
+        let a_count = self.opts.accounts;
         for a in 0..a_count {
             let home: Vec<usize> = self.plans[a]
                 .members
                 .iter()
                 .copied()
-                .filter(|&u| u % a_count == a && !is_owner(u))
+                .filter(|&u| u % a_count == a && !self.is_owner(u))
                 .collect();
-            let mut fids: Vec<usize> = home.iter().copied().filter(|&u| functional[u]).collect();
+            let mut fids: Vec<usize> = home.iter().copied().filter(|&u| drawn[u]).collect();
             // Every account of some size runs on at least one functional ID.
             if fids.is_empty() && home.len() >= 3 {
                 fids.push(home[home.len() - 1]);
             }
             self.plans[a].fids = fids;
         }
-        let mut functional = functional;
+        let mut functional = drawn;
         for p in &self.plans {
             for &f in &p.fids {
                 functional[f] = true;
             }
         }
+        functional
+    }
+
+    /// The user records: functional IDs named by their function, people by a first name.
+    fn users(&mut self, accounts_of: &[Vec<usize>], functional: &[bool]) {
+        let n = self.opts.users;
         let width = n.to_string().len();
         for u in 0..n {
             let id = if functional[u] {
@@ -346,46 +393,58 @@ impl Gen {
                 classic_parent: None,
             });
         }
+    }
+
+    /// The record of account `a`: its owner, key creation setting and default resource group.
+    fn account(&mut self, a: usize) {
+        let restriction = match self.rng.below(10) {
+            0..=3 => Restriction::Restricted,
+            4..=6 => Restriction::NotRestricted,
+            _ => Restriction::NotSet,
+        };
+        let default_resource_group = if self.rng.chance(80) {
+            "default".to_string()
+        } else {
+            "main".to_string()
+        };
+        self.world.accounts.push(Account {
+            id: self.account_id(a),
+            owner: self.world.users[self.owner_of(a)].id.clone(),
+            default_resource_group,
+            restrict_user_api_key_creation: restriction,
+        });
+    }
+
+    /// The people, regions and resource groups of account `a`'s plan.
+    fn plan_account(&mut self, a: usize, functional: &[bool]) {
+        self.plans[a].members.sort_unstable();
+        let mut people: Vec<usize> = self.plans[a]
+            .members
+            .iter()
+            .copied()
+            .filter(|&u| !functional[u] && !self.is_owner(u))
+            .collect();
+        self.rng.shuffle(&mut people);
+        let mut regions = REGIONS.to_vec();
+        self.rng.shuffle(&mut regions);
+        regions.truncate(self.rng.range(2, 3));
+        let groups = vec![
+            self.world.accounts[a].default_resource_group.clone(),
+            SECOND_GROUPS[self.rng.below(SECOND_GROUPS.len())].to_string(),
+        ];
+        let plan = &mut self.plans[a];
+        plan.people = people;
+        plan.regions = regions;
+        plan.groups = groups;
+    }
+
+    /// Classic hierarchy: owner -> admins -> users, at most four levels below the owner. A
+    /// user's parent is chosen in its home account, among people placed before it (or the
+    /// owner), so the hierarchy has no cycle.
+    fn classic_hierarchy(&mut self) {
+        let a_count = self.opts.accounts;
         for a in 0..a_count {
-            let restriction = match self.rng.below(10) {
-                0..=3 => Restriction::Restricted,
-                4..=6 => Restriction::NotRestricted,
-                _ => Restriction::NotSet,
-            };
-            let default_resource_group = if self.rng.chance(80) {
-                "default".to_string()
-            } else {
-                "main".to_string()
-            };
-            self.world.accounts.push(Account {
-                id: self.account_id(a),
-                owner: self.world.users[owner_of(a)].id.clone(),
-                default_resource_group,
-                restrict_user_api_key_creation: restriction,
-            });
-            let plan = &mut self.plans[a];
-            plan.members.sort_unstable();
-            plan.people = plan
-                .members
-                .iter()
-                .copied()
-                .filter(|&u| !functional[u] && !is_owner(u))
-                .collect();
-            self.rng.shuffle(&mut plan.people);
-            let mut regions = REGIONS.to_vec();
-            self.rng.shuffle(&mut regions);
-            regions.truncate(self.rng.range(2, 3));
-            plan.regions = regions;
-            plan.groups = vec![
-                self.world.accounts[a].default_resource_group.clone(),
-                SECOND_GROUPS[self.rng.below(SECOND_GROUPS.len())].to_string(),
-            ];
-        }
-        // Classic hierarchy: owner -> admins -> users, at most four levels below the owner. A
-        // user's parent is chosen in its home account, among people placed before it (or the
-        // owner), so the hierarchy has no cycle.
-        for a in 0..a_count {
-            let owner = owner_of(a);
+            let owner = self.owner_of(a);
             let people = self.plans[a].people.clone();
             let mut depth: Vec<usize> = Vec::with_capacity(people.len());
             for (p, &u) in people.iter().enumerate() {
@@ -425,7 +484,6 @@ impl Gen {
 
     fn roles_and_groups(&mut self) {
         for a in 0..self.opts.accounts {
-            let acct = self.account_id(a);
             let people = self.plans[a].people.clone();
             let m = people.len();
             let mut next = 0;
@@ -471,44 +529,55 @@ impl Gen {
                     self.world.role_bindings[i].resource_group = Some(rg);
                 }
             }
-            // Key creators: some people and every functional ID of the account.
-            let mut members: Vec<usize> = creators;
-            members.extend(self.plans[a].fids.iter().copied());
-            members.sort_unstable();
-            let group = format!("{acct}-key-creators");
-            self.world.access_groups.push(AccessGroup {
-                id: group.clone(),
-                account: acct.clone(),
-                members: members.iter().map(|&u| self.uid(u)).collect(),
-            });
-            self.bind(group, a, IAM_IDENTITY, &[KEY_CREATOR]);
-            // Platform admins: Kubernetes Administrator in one region each.
-            let fids = self.plans[a].fids.clone();
-            let mut platform = Vec::new();
-            for (r, region) in self.plans[a].regions.clone().into_iter().enumerate() {
-                let mut members = platform_people[r].clone();
-                for &f in &fids {
-                    if self.rng.chance(70) {
-                        members.push(f);
-                    }
-                }
-                members.sort_unstable();
-                members.dedup();
-                let group = format!("{acct}-platform-{region}");
-                self.world.access_groups.push(AccessGroup {
-                    id: group.clone(),
-                    account: acct.clone(),
-                    members: members.iter().map(|&u| self.uid(u)).collect(),
-                });
-                let i = self.bind(group, a, KUBERNETES, &[ADMINISTRATOR]);
-                self.world.role_bindings[i].region = Some(region.to_string());
-                platform.push(members);
-            }
+            self.key_creators(a, creators);
+            let platform = self.platform_admins(a, platform_people);
             let mut staff = admins;
             staff.extend(operators);
             self.plans[a].admins = staff;
             self.plans[a].platform = platform;
         }
+    }
+
+    /// The access group of `members` (user indices) in account `a`.
+    fn group(&mut self, id: &str, a: usize, members: &[usize]) {
+        self.world.access_groups.push(AccessGroup {
+            id: id.to_string(),
+            account: self.account_id(a),
+            members: members.iter().map(|&u| self.uid(u)).collect(),
+        });
+    }
+
+    /// Key creators: some people and every functional ID of the account.
+    fn key_creators(&mut self, a: usize, creators: Vec<usize>) {
+        let mut members: Vec<usize> = creators;
+        members.extend(self.plans[a].fids.iter().copied());
+        members.sort_unstable();
+        let group = format!("{}-key-creators", self.account_id(a));
+        self.group(&group, a, &members);
+        self.bind(group, a, IAM_IDENTITY, &[KEY_CREATOR]);
+    }
+
+    /// Platform admins: Kubernetes Administrator in one region each, given to the people
+    /// drawn for that region and to some functional IDs; gives each region's members.
+    fn platform_admins(&mut self, a: usize, platform_people: Vec<Vec<usize>>) -> Vec<Vec<usize>> {
+        let fids = self.plans[a].fids.clone();
+        let mut platform = Vec::new();
+        let regions = self.plans[a].regions.clone();
+        for (mut members, region) in platform_people.into_iter().zip(regions) {
+            for &f in &fids {
+                if self.rng.chance(70) {
+                    members.push(f);
+                }
+            }
+            members.sort_unstable();
+            members.dedup();
+            let group = format!("{}-platform-{region}", self.account_id(a));
+            self.group(&group, a, &members);
+            let i = self.bind(group, a, KUBERNETES, &[ADMINISTRATOR]);
+            self.world.role_bindings[i].region = Some(region.to_string());
+            platform.push(members);
+        }
+        platform
     }
 
     fn service_ids(&mut self) {
@@ -521,7 +590,7 @@ impl Gen {
                 i + 1
             );
             let creator = if self.plans[a].admins.is_empty() || self.rng.chance(20) {
-                a % self.opts.users
+                self.owner_of(a)
             } else {
                 *self.rng.pick(&self.plans[a].admins)
             };

@@ -11,10 +11,12 @@
 //!
 //! May use: nothing else of the crate. Every other stage builds on this one.
 
+pub mod fields;
 pub mod generate;
 pub mod model;
 pub mod problem;
 pub mod roles;
+pub mod validate;
 pub mod yaml;
 
 pub use model::*;

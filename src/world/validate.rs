@@ -1,0 +1,641 @@
+//! The cross-record checks that make a parsed world valid: unique ids, references that name the
+//! right kind of record, memberships, role names from the schema, scopes, one classic key per
+//! user and account, one cluster API key per slot. It also fills the defaults that depend on
+//! other records (a key's account, a cluster's resource group).
+//!
+//! One `Checker` method per world section, run in the order of the sections (accounts, users
+//! and service IDs first: later sections read their memberships), so one pass reports every
+//! problem, each located at the field it names; the caller sorts them by position.
+//!
+//! Must not decide permissions: it knows which role names exist ([`RoleCatalog`]), never what
+//! they grant. May use: the rest of [`crate::world`].
+
+use crate::world::RoleCatalog;
+use crate::world::model::{
+    IAM_IDENTITY, IdKind, Index, KUBERNETES, RoleBinding, Shape, User, World, cedar_datetime,
+};
+use crate::world::problem::Problem;
+use crate::world::yaml::Node;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Run every cross-record check on what parsed; fills defaults that depend on other records.
+pub(super) fn check(
+    file: &str,
+    root: &Node,
+    w: &mut World,
+    roles: &RoleCatalog,
+    shape: &Shape,
+    problems: &mut Vec<Problem>,
+) {
+    let mut c = Checker {
+        file,
+        root,
+        roles,
+        shape,
+        problems,
+        index: w.index(),
+        members: HashMap::new(),
+    };
+    c.now(w);
+    c.unique_ids(w);
+    c.accounts(w);
+    c.users(w);
+    c.classic_hierarchy(w);
+    c.service_ids(w);
+    c.access_groups(w);
+    c.role_bindings(w);
+    c.api_keys(w);
+    c.classic_keys(w);
+    c.clusters(w);
+    c.cluster_api_keys(w);
+}
+
+/// The state of one validation pass over a world.
+struct Checker<'a> {
+    file: &'a str,
+    root: &'a Node,
+    roles: &'a RoleCatalog,
+    shape: &'a Shape,
+    problems: &'a mut Vec<Problem>,
+    index: Index,
+    /// The members of each account (its owner, its users, its service IDs), filled by the
+    /// account, user and service ID sections before any later section reads it.
+    members: HashMap<String, HashSet<String>>,
+}
+
+impl Checker<'_> {
+    /// Report `msg` at `field` of the `i`-th parsed record of `section` (its whole record when
+    /// `field` is empty).
+    fn problem(&mut self, section: &str, i: usize, field: &str, msg: String) {
+        let i = self.shape.orig(section, i);
+        let path = if field.is_empty() {
+            format!("{section}[{i}]")
+        } else {
+            format!("{section}[{i}].{field}")
+        };
+        let pos = self.root.locate(&path);
+        self.problems.push(Problem::new(self.file, pos, &path, msg));
+    }
+
+    fn kind_of(&self, id: &str) -> Option<IdKind> {
+        self.index.ids.get(id).map(|(k, _)| *k)
+    }
+
+    /// Why `id` is not one of `kinds`, or `None` when it is (or its record did not parse).
+    fn expect(&self, id: &str, kinds: &[IdKind]) -> Option<String> {
+        if self.shape.broken_ids.contains(id) {
+            return None; // its record did not parse: reported already
+        }
+        let nouns = || {
+            kinds
+                .iter()
+                .map(|k| k.noun())
+                .collect::<Vec<_>>()
+                .join(" or ")
+        };
+        match self.kind_of(id) {
+            Some(k) if kinds.contains(&k) => None,
+            Some(k) => Some(format!("`{id}` is a {}, expected {}", k.noun(), nouns())),
+            None => Some(format!("no {} `{id}` in this world", nouns())),
+        }
+    }
+
+    /// Whether `who` is a member of `account`; whoever or whatever did not parse is not judged
+    /// again.
+    fn is_member(&self, who: &str, account: &str) -> bool {
+        self.shape.broken_ids.contains(who)
+            || self.shape.broken_ids.contains(account)
+            || self.members.get(account).is_some_and(|m| m.contains(who))
+    }
+
+    fn add_member(&mut self, account: &str, who: &str) {
+        self.members
+            .entry(account.to_string())
+            .or_default()
+            .insert(who.to_string());
+    }
+
+    fn now(&mut self, w: &World) {
+        if let Some(now) = &w.now {
+            if cedar_datetime(now).is_none() {
+                self.problems.push(Problem::new(
+                    self.file,
+                    self.root.locate("now"),
+                    "now",
+                    format!("`{now}` is not an RFC 3339 timestamp (e.g. 2026-11-23T12:00:00Z)"),
+                ));
+            }
+        }
+    }
+
+    /// Ids are unique across the whole file, whatever their sections.
+    fn unique_ids(&mut self, w: &World) {
+        let mut seen: HashMap<&str, String> = HashMap::new();
+        for (section, _, ids) in w.ids_by_section() {
+            for (i, id) in ids.into_iter().enumerate() {
+                let here = format!("{section}[{}]", self.shape.orig(section, i));
+                if id.is_empty() {
+                    self.problem(section, i, "id", "an id must not be empty".into());
+                } else if let Some(first) = seen.get(id) {
+                    self.problem(
+                        section,
+                        i,
+                        "id",
+                        format!(
+                            "duplicate id `{id}` (first used at {first}); ids are unique across the whole file"
+                        ),
+                    );
+                } else {
+                    seen.insert(id, here);
+                }
+            }
+        }
+    }
+
+    /// Owners and default resource groups; the owner is a member of its account.
+    fn accounts(&mut self, w: &World) {
+        for (i, a) in w.accounts.iter().enumerate() {
+            if let Some(m) = self.expect(&a.owner, &[IdKind::User]) {
+                self.problem("accounts", i, "owner", m);
+            }
+            if a.default_resource_group.is_empty() {
+                self.problem(
+                    "accounts",
+                    i,
+                    "default_resource_group",
+                    "must not be empty".into(),
+                );
+            }
+            self.add_member(&a.id, &a.owner);
+        }
+    }
+
+    /// The accounts a user is a member of, and its classic parent.
+    fn users(&mut self, w: &World) {
+        for (i, u) in w.users.iter().enumerate() {
+            let mut dup = HashSet::new();
+            for (j, a) in u.accounts.iter().enumerate() {
+                if let Some(m) = self.expect(a, &[IdKind::Account]) {
+                    self.problem("users", i, &format!("accounts[{j}]"), m);
+                }
+                if !dup.insert(a) {
+                    self.problem(
+                        "users",
+                        i,
+                        &format!("accounts[{j}]"),
+                        format!("account `{a}` listed twice"),
+                    );
+                }
+                self.add_member(a, &u.id);
+            }
+            if let Some(parent) = &u.classic_parent {
+                if let Some(m) = self.expect(parent, &[IdKind::User]) {
+                    self.problem("users", i, "classic_parent", m);
+                } else if parent == &u.id {
+                    self.problem(
+                        "users",
+                        i,
+                        "classic_parent",
+                        "a user cannot be its own classic parent".into(),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The classic hierarchy has no cycle.
+    fn classic_hierarchy(&mut self, w: &World) {
+        let parent: HashMap<&str, &str> = w
+            .users
+            .iter()
+            .filter_map(|u| u.classic_parent.as_deref().map(|p| (u.id.as_str(), p)))
+            .collect();
+        for (i, u) in w.users.iter().enumerate() {
+            if u.classic_parent.as_deref() == Some(u.id.as_str()) {
+                continue; // reported by `users` as its own parent
+            }
+            let mut cur = u.id.as_str();
+            let mut steps = 0;
+            while let Some(&next) = parent.get(cur) {
+                steps += 1;
+                if next == u.id && steps > 1 {
+                    self.problem(
+                        "users",
+                        i,
+                        "classic_parent",
+                        format!("the classic hierarchy has a cycle through `{}`", u.id),
+                    );
+                    break;
+                }
+                if steps > w.users.len() {
+                    break;
+                }
+                cur = next;
+            }
+        }
+    }
+
+    /// A service ID's account and creator; it is a member of its account.
+    fn service_ids(&mut self, w: &World) {
+        for (i, s) in w.service_ids.iter().enumerate() {
+            if let Some(m) = self.expect(&s.account, &[IdKind::Account]) {
+                self.problem("service_ids", i, "account", m);
+            }
+            self.add_member(&s.account, &s.id);
+            if let Some(c) = &s.created_by {
+                if let Some(m) = self.expect(c, &[IdKind::User]) {
+                    self.problem("service_ids", i, "created_by", m);
+                }
+            }
+        }
+    }
+
+    /// A group's members are users or service IDs of its account.
+    fn access_groups(&mut self, w: &World) {
+        for (i, g) in w.access_groups.iter().enumerate() {
+            if let Some(m) = self.expect(&g.account, &[IdKind::Account]) {
+                self.problem("access_groups", i, "account", m);
+                continue;
+            }
+            for (j, m) in g.members.iter().enumerate() {
+                let field = format!("members[{j}]");
+                if let Some(msg) = self.expect(m, &[IdKind::User, IdKind::ServiceId]) {
+                    self.problem("access_groups", i, &field, msg);
+                } else if !self.is_member(m, &g.account) {
+                    self.problem(
+                        "access_groups",
+                        i,
+                        &field,
+                        format!("`{m}` is not a member of account `{}`", g.account),
+                    );
+                }
+            }
+        }
+    }
+
+    /// A binding's account, subject, service and roles, and how it is narrowed.
+    fn role_bindings(&mut self, w: &World) {
+        for (i, b) in w.role_bindings.iter().enumerate() {
+            if let Some(m) = self.expect(&b.account, &[IdKind::Account]) {
+                self.problem("role_bindings", i, "account", m);
+                continue;
+            }
+            self.binding_subject(w, i, b);
+            self.binding_roles(i, b);
+            self.binding_scope(w, i, b);
+        }
+    }
+
+    /// The subject is a group of the binding's account, or a member of it.
+    fn binding_subject(&mut self, w: &World, i: usize, b: &RoleBinding) {
+        match self.kind_of(&b.subject) {
+            Some(IdKind::AccessGroup) => {
+                let g = &w.access_groups[self.index.ids[&b.subject].1];
+                if g.account != b.account {
+                    self.problem(
+                        "role_bindings",
+                        i,
+                        "subject",
+                        format!(
+                            "access group `{}` belongs to account `{}`, not `{}`",
+                            g.id, g.account, b.account
+                        ),
+                    );
+                }
+            }
+            Some(IdKind::User | IdKind::ServiceId) => {
+                if !self.is_member(&b.subject, &b.account) {
+                    self.problem(
+                        "role_bindings",
+                        i,
+                        "subject",
+                        format!("`{}` is not a member of account `{}`", b.subject, b.account),
+                    );
+                }
+            }
+            _ => {
+                if let Some(m) = self.expect(
+                    &b.subject,
+                    &[IdKind::User, IdKind::ServiceId, IdKind::AccessGroup],
+                ) {
+                    self.problem("role_bindings", i, "subject", m);
+                }
+            }
+        }
+    }
+
+    /// The service and its roles are names of the schema's catalog.
+    fn binding_roles(&mut self, i: usize, b: &RoleBinding) {
+        let roles = self.roles;
+        let Some(valid) = roles.roles(&b.service) else {
+            self.problem(
+                "role_bindings",
+                i,
+                "service",
+                format!(
+                    "unknown service `{}`, expected one of {} (from the schema's type Roles)",
+                    b.service,
+                    roles.services().collect::<Vec<_>>().join(", ")
+                ),
+            );
+            return;
+        };
+        if b.roles.is_empty() {
+            self.problem(
+                "role_bindings",
+                i,
+                "roles",
+                "a binding needs at least one role".into(),
+            );
+        }
+        for (j, r) in b.roles.iter().enumerate() {
+            if !valid.contains(r) {
+                self.problem(
+                    "role_bindings",
+                    i,
+                    &format!("roles[{j}]"),
+                    format!(
+                        "unknown role `{r}` on {}, expected one of {}",
+                        b.service,
+                        valid
+                            .iter()
+                            .map(|s| format!("\"{s}\""))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Region and resource group narrow only Kubernetes bindings; a resource is a cluster (for
+    /// Kubernetes) or a service ID (for IAM Identity) of the binding's account.
+    fn binding_scope(&mut self, w: &World, i: usize, b: &RoleBinding) {
+        let scoped_by_region = b.service == KUBERNETES;
+        for (field, value) in [("region", &b.region), ("resource_group", &b.resource_group)] {
+            if value.is_some() && !scoped_by_region {
+                self.problem(
+                    "role_bindings",
+                    i,
+                    field,
+                    format!(
+                        "`{field}` narrows only containers-kubernetes bindings, not {}",
+                        b.service
+                    ),
+                );
+            }
+        }
+        let Some(r) = &b.resource else {
+            return;
+        };
+        let wanted: &[IdKind] = if scoped_by_region {
+            &[IdKind::Cluster]
+        } else if b.service == IAM_IDENTITY {
+            &[IdKind::ServiceId]
+        } else {
+            &[]
+        };
+        if wanted.is_empty() {
+            self.problem(
+                "role_bindings",
+                i,
+                "resource",
+                format!("a {} binding cannot be narrowed to one resource", b.service),
+            );
+        } else if let Some(m) = self.expect(r, wanted) {
+            self.problem("role_bindings", i, "resource", m);
+        } else {
+            let owner_account = match self.index.ids.get(r.as_str()) {
+                Some((IdKind::Cluster, j)) => Some(&w.clusters[*j].account),
+                Some((IdKind::ServiceId, j)) => Some(&w.service_ids[*j].account),
+                _ => None, // its record did not parse
+            };
+            if let Some(owner_account) = owner_account.filter(|a| *a != &b.account) {
+                self.problem(
+                    "role_bindings",
+                    i,
+                    "resource",
+                    format!(
+                        "`{r}` belongs to account `{owner_account}`, not `{}`",
+                        b.account
+                    ),
+                );
+            }
+        }
+    }
+
+    /// API keys: identity, account (defaulted), creator, timestamps.
+    fn api_keys(&mut self, w: &mut World) {
+        for i in 0..w.api_keys.len() {
+            let account = self.api_key_account(w, i);
+            let k = &w.api_keys[i];
+            if let Some(c) = &k.created_by {
+                if let Some(m) = self.expect(c, &[IdKind::User, IdKind::ServiceId]) {
+                    self.problem("api_keys", i, "created_by", m);
+                }
+            }
+            if let Some(t) = &k.expires_at {
+                if cedar_datetime(t).is_none() {
+                    self.problem(
+                        "api_keys",
+                        i,
+                        "expires_at",
+                        format!("`{t}` is not an RFC 3339 timestamp (e.g. 2027-01-01T00:00:00Z)"),
+                    );
+                }
+            }
+            if let Some(f) = &k.fingerprint {
+                if !f.starts_with("sha256:") {
+                    self.problem(
+                        "api_keys",
+                        i,
+                        "fingerprint",
+                        "a fingerprint is `sha256:` followed by a hex digest".into(),
+                    );
+                }
+            }
+            w.api_keys[i].account = account;
+        }
+    }
+
+    /// The account of the `i`-th API key: as written, or its identity's when that has one.
+    fn api_key_account(&mut self, w: &World, i: usize) -> String {
+        let k = &w.api_keys[i];
+        let mut account = k.account.clone();
+        match self.kind_of(&k.identity) {
+            Some(IdKind::User) => {
+                let u = &w.users[self.index.ids[&k.identity].1];
+                if account.is_empty() {
+                    if let Some(only) = self.single_account(u, "api_keys", i, "identity") {
+                        account = only;
+                    }
+                } else if let Some(m) = self.expect(&account, &[IdKind::Account]) {
+                    self.problem("api_keys", i, "account", m);
+                } else if !self.is_member(&u.id, &account) {
+                    self.problem(
+                        "api_keys",
+                        i,
+                        "account",
+                        format!("user `{}` is not a member of account `{account}`", u.id),
+                    );
+                }
+            }
+            Some(IdKind::ServiceId) => {
+                let s = &w.service_ids[self.index.ids[&k.identity].1];
+                if account.is_empty() {
+                    account = s.account.clone();
+                } else if account != s.account {
+                    self.problem(
+                        "api_keys",
+                        i,
+                        "account",
+                        format!(
+                            "service ID `{}` belongs to account `{}`, not `{account}`",
+                            s.id, s.account
+                        ),
+                    );
+                }
+            }
+            _ => {
+                if let Some(m) = self.expect(&k.identity, &[IdKind::User, IdKind::ServiceId]) {
+                    self.problem("api_keys", i, "identity", m);
+                }
+            }
+        }
+        account
+    }
+
+    /// The one account of user `u`, for a record that does not name its account; with none or
+    /// several, a problem at `field` of the record.
+    fn single_account(&mut self, u: &User, section: &str, i: usize, field: &str) -> Option<String> {
+        match u.accounts.as_slice() {
+            [only] => Some(only.clone()),
+            _ => {
+                self.problem(
+                    section,
+                    i,
+                    field,
+                    format!(
+                        "user `{}` is a member of {} accounts: say which with `account`",
+                        u.id,
+                        u.accounts.len()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// Classic keys: one per user and account, the user a member of it.
+    fn classic_keys(&mut self, w: &mut World) {
+        let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for i in 0..w.classic_keys.len() {
+            let c = &w.classic_keys[i];
+            if let Some(m) = self.expect(&c.user, &[IdKind::User]) {
+                self.problem("classic_keys", i, "user", m);
+                continue;
+            }
+            let Some((_, j)) = self.index.ids.get(c.user.as_str()) else {
+                continue; // its record did not parse
+            };
+            let u = &w.users[*j];
+            let account = if c.account.is_empty() {
+                match self.single_account(u, "classic_keys", i, "user") {
+                    Some(only) => only,
+                    None => continue,
+                }
+            } else if let Some(m) = self.expect(&c.account, &[IdKind::Account]) {
+                self.problem("classic_keys", i, "account", m);
+                continue;
+            } else {
+                c.account.clone()
+            };
+            if !self.is_member(&u.id, &account) {
+                self.problem(
+                    "classic_keys",
+                    i,
+                    "account",
+                    format!("user `{}` is not a member of account `{account}`", u.id),
+                );
+            }
+            if let Some(first) = seen.insert((u.id.clone(), account.clone()), i) {
+                let first = self.shape.orig("classic_keys", first);
+                self.problem(
+                    "classic_keys",
+                    i,
+                    "user",
+                    format!(
+                        "user `{}` already has a classic key in account `{account}` (classic_keys[{first}]); at most one per user and account",
+                        u.id,
+                    ),
+                );
+            }
+            w.classic_keys[i].account = account;
+        }
+    }
+
+    /// A cluster's account and region; its resource group defaults to the account's.
+    fn clusters(&mut self, w: &mut World) {
+        for i in 0..w.clusters.len() {
+            let c = &w.clusters[i];
+            if let Some(m) = self.expect(&c.account, &[IdKind::Account]) {
+                self.problem("clusters", i, "account", m);
+                continue;
+            }
+            if c.region.is_empty() {
+                self.problem("clusters", i, "region", "must not be empty".into());
+            }
+            if let (true, Some((_, j))) = (
+                c.resource_group.is_empty(),
+                self.index.ids.get(c.account.as_str()),
+            ) {
+                w.clusters[i].resource_group = w.accounts[*j].default_resource_group.clone();
+            }
+        }
+    }
+
+    /// Cluster API key slots: one per account, region and resource group (defaulted to the
+    /// account's), each naming an API key if it names anything in this world.
+    fn cluster_api_keys(&mut self, w: &mut World) {
+        let mut slots: BTreeMap<(String, String, String), usize> = BTreeMap::new();
+        for i in 0..w.cluster_api_keys.len() {
+            let s = &w.cluster_api_keys[i];
+            if let Some(m) = self.expect(&s.account, &[IdKind::Account]) {
+                self.problem("cluster_api_keys", i, "account", m);
+                continue;
+            }
+            let rg = if s.resource_group.is_empty() {
+                match self.index.ids.get(s.account.as_str()) {
+                    Some((_, j)) => w.accounts[*j].default_resource_group.clone(),
+                    None => continue, // its record did not parse
+                }
+            } else {
+                s.resource_group.clone()
+            };
+            if let Some(k) = self.kind_of(&s.api_key) {
+                if k != IdKind::ApiKey {
+                    self.problem(
+                        "cluster_api_keys",
+                        i,
+                        "api_key",
+                        format!("`{}` is a {}, expected API key", s.api_key, k.noun()),
+                    );
+                }
+            }
+            if let Some(first) = slots.insert((s.account.clone(), s.region.clone(), rg.clone()), i)
+            {
+                let first = self.shape.orig("cluster_api_keys", first);
+                self.problem(
+                    "cluster_api_keys",
+                    i,
+                    "",
+                    format!(
+                        "a second cluster API key for {}/{}/{rg} (first at cluster_api_keys[{first}]); one per account, region and resource group",
+                        s.account, s.region,
+                    ),
+                );
+            }
+            w.cluster_api_keys[i].resource_group = rg;
+        }
+    }
+}

@@ -412,11 +412,7 @@ fn args_context(
                 ctx.insert(name.clone(), json!(value));
             }
             ArgKind::Bool => {
-                let b = match value.as_str() {
-                    "true" => true,
-                    "false" => false,
-                    _ => return Err(wrong(format!("`{value}` is not true or false"))),
-                };
+                let b = crate::world::parse_flag(value).map_err(|e| wrong(e.to_string()))?;
                 ctx.insert(name.clone(), json!(b));
             }
             ArgKind::Secret => {

@@ -36,6 +36,8 @@ enum Command {
     /// Findings F1-F6 of RULES.md: risky cluster API keys, keys that never expire, accounts
     /// open to roleless members, identities near the key limit.
     Findings(cli::findings::Args),
+    /// The write log of `apply --write --log` and `run --write --log`: `log verify FILE`.
+    Log(cli::log::Args),
 }
 
 fn main() -> Outcome {
@@ -64,5 +66,6 @@ fn main() -> Outcome {
         Command::Generate(a) => cli::generate::exec(a),
         Command::Test(a) => cli::test::exec(a),
         Command::Findings(a) => cli::findings::exec(a),
+        Command::Log(a) => cli::log::exec(a),
     }
 }

@@ -5,11 +5,17 @@
 //! done, 2 denied, 1 bad input or a failed operation (conflict, not found).
 
 use super::args::{CommonArgs, RequestArgs};
-use super::{Common, Exit, Format, Outcome, load_bundle, lock_for_write, outcome, write_world};
+use super::{
+    Common, Exit, Format, Outcome, append_log, file_sha256, load_bundle, lock_for_write, outcome,
+    render_world, write_text,
+};
+use crate::decide::export::policies_text;
 use crate::decide::request::RequestSpec;
+use crate::evaluator::log::{Attempt, Attempted, sha256_hex};
 use crate::evaluator::scenario::Runner;
 use crate::report;
 use crate::world::problem::Problem;
+use std::path::{Path, PathBuf};
 
 /// The arguments of `keyward apply`.
 #[derive(clap::Args)]
@@ -21,6 +27,10 @@ pub struct Args {
     /// Replace the world file with the new state (atomically, under its lock).
     #[arg(long)]
     pub write: bool,
+    /// Append what was decided and done to this hash-chained log (with --write), durably,
+    /// before the world file is replaced.
+    #[arg(long, value_name = "FILE", requires = "write")]
+    pub log: Option<PathBuf>,
 }
 
 /// Run `keyward apply` as parsed.
@@ -28,12 +38,27 @@ pub fn exec(a: Args) -> Outcome {
     outcome(|| {
         a.common.text_or_json()?;
         let common = a.common.common();
-        Ok(apply(&common, &a.request.spec()?, a.write))
+        Ok(apply_logged(
+            &common,
+            &a.request.spec()?,
+            a.write,
+            a.log.as_deref(),
+        ))
     })
 }
 
 /// Decide `spec` and carry it out if allowed; keep the change only with `write`.
 pub fn apply(common: &Common, spec: &RequestSpec, write: bool) -> Outcome {
+    apply_logged(common, spec, write, None)
+}
+
+/// [`apply`], appending the attempt to the write log `log` when given (with `write`).
+pub fn apply_logged(
+    common: &Common,
+    spec: &RequestSpec,
+    write: bool,
+    log: Option<&Path>,
+) -> Outcome {
     outcome(|| {
         let bundle = load_bundle(common)?;
         let Some(path) = &common.world else {
@@ -45,22 +70,41 @@ pub fn apply(common: &Common, spec: &RequestSpec, write: bool) -> Outcome {
         } else {
             None
         };
+        let before = match log {
+            Some(_) => Some(file_sha256(path)?),
+            None => None,
+        };
         let w = crate::world::load_world(path, &bundle.roles)?;
         let mut runner = Runner::new(bundle, w, common.now.clone())?;
         runner.engine().translate(spec)?;
         let r = runner.request(spec);
-        if r.decision.is_none() {
+        let Some(d) = &r.decision else {
             return Err(Outcome::usage(format!(
                 "error: {}",
                 r.failure.clone().unwrap_or_default()
             )));
+        };
+        let changes = r.effect.as_ref().map_or(&[][..], |e| e.changes.as_slice());
+        let new_text = match write && !changes.is_empty() {
+            true => Some(render_world(path, runner.world())?),
+            false => None,
+        };
+        if let (Some(log), Some(before)) = (log, &before) {
+            let after = new_text.as_ref().map(|t| sha256_hex(t.as_bytes()));
+            let attempt = Attempt {
+                what: Attempted::Request(d),
+                changes,
+                error: r.failure.as_deref(),
+                policy_set_sha256: &sha256_hex(policies_text(runner.engine()).as_bytes()),
+                world_sha256_before: before,
+                world_sha256_after: after.as_ref().unwrap_or(before),
+            };
+            append_log(log, vec![attempt.entry()])?;
         }
         let mut written = false;
-        if let (true, Some(e)) = (write, &r.effect) {
-            if !e.changes.is_empty() {
-                write_world(path, runner.world())?;
-                written = true;
-            }
+        if let Some(text) = &new_text {
+            write_text(path, text)?;
+            written = true;
         }
         let note = match (&r.effect, write, written) {
             (None, _, _) => None,

@@ -33,6 +33,22 @@ impl FormatArg {
     }
 }
 
+/// `--format` for commands that print text or JSON only.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TextOrJson {
+    Text,
+    Json,
+}
+
+impl From<TextOrJson> for Format {
+    fn from(f: TextOrJson) -> Self {
+        match f {
+            TextOrJson::Text => Format::Text,
+            TextOrJson::Json => Format::Json,
+        }
+    }
+}
+
 /// World, policies, schema, time and format: what most commands take.
 #[derive(clap::Args)]
 pub struct CommonArgs {

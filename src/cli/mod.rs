@@ -17,6 +17,7 @@ pub mod check;
 pub mod export;
 pub mod findings;
 pub mod generate;
+pub mod log;
 pub mod outcome;
 pub mod run;
 pub mod test;
@@ -88,15 +89,43 @@ fn lock_for_write(path: &Path) -> Result<store::WorldLock, Outcome> {
     })
 }
 
-/// Replace the world file with the new state, in the format the file is in (a JSON world stays
-/// JSON, anything else is written as YAML).
-fn write_world(path: &Path, w: &World) -> Result<(), Outcome> {
-    let text = render_like(path, w)
-        .map_err(|e| Problem::arg("--write", format!("cannot serialise the world: {e}")))?;
-    store::write_atomic(path, &text).map_err(|e| {
+/// The new state as the world file will hold it: in the file's own format (a JSON world
+/// stays JSON, anything else is written as YAML).
+fn render_world(path: &Path, w: &World) -> Result<String, Outcome> {
+    render_like(path, w)
+        .map_err(|e| Problem::arg("--write", format!("cannot serialise the world: {e}")).into())
+}
+
+/// Replace the world file with this text (atomically).
+fn write_text(path: &Path, text: &str) -> Result<(), Outcome> {
+    store::write_atomic(path, text).map_err(|e| {
         Problem::arg(
             "--write",
             format!("cannot write {}: {e}; it is unchanged", path.display()),
+        )
+        .into()
+    })
+}
+
+/// The sha256 of the world file as it is now (read under the writers' lock).
+fn file_sha256(path: &Path) -> Result<String, Outcome> {
+    std::fs::read(store::resolve(path))
+        .map(|b| crate::evaluator::log::sha256_hex(&b))
+        .map_err(|e| Problem::arg("--world", format!("cannot read {}: {e}", path.display())).into())
+}
+
+/// Append attempts to the write log, durably, before the world file is replaced.
+fn append_log(
+    log: &Path,
+    entries: Vec<serde_json::Map<String, serde_json::Value>>,
+) -> Result<(), Outcome> {
+    crate::evaluator::log::append(log, entries).map_err(|e| {
+        Problem::arg(
+            "--log",
+            format!(
+                "cannot append to {}: {e}; the world is unchanged",
+                log.display()
+            ),
         )
         .into()
     })

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::{ExitCode, Termination};
 
 /// The exit status of a command (INTERFACE.md: 0 allowed or success, 1 bad input or a failed
-/// expectation, 2 denied).
+/// expectation, 2 denied, 3 a gate tripped).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Exit {
     /// Allowed, done, or every expectation met.
@@ -16,6 +16,8 @@ pub enum Exit {
     BadInput,
     /// The policies denied the request.
     Deny,
+    /// A gate tripped: a check a pipeline asked for failed (a broken write log, …).
+    Tripped,
 }
 
 impl Exit {
@@ -25,6 +27,7 @@ impl Exit {
             Exit::Ok => 0,
             Exit::BadInput => 1,
             Exit::Deny => 2,
+            Exit::Tripped => 3,
         }
     }
 

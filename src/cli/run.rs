@@ -6,9 +6,15 @@
 //! the script's world. Key values made by a scenario are never shown.
 
 use super::args::CommonArgs;
-use super::{Common, Exit, Format, Outcome, load_bundle, lock_for_write, outcome, write_world};
+use super::{
+    Common, Exit, Format, Outcome, append_log, file_sha256, load_bundle, lock_for_write, outcome,
+    render_world, write_text,
+};
+use crate::decide::export::policies_text;
 use crate::evaluator::changes;
+use crate::evaluator::log::{Attempt, Attempted, sha256_hex};
 use crate::evaluator::scenario::{self, Runner, ScriptWorld};
+use crate::evaluator::scenario::{StepAction, StepResult};
 use crate::evaluator::store::WorldLock;
 use crate::report::run::{RunReport, StepReport};
 use crate::world::World;
@@ -26,12 +32,16 @@ pub struct Args {
     /// Keep the final state in the world file (when every step met its expectation).
     #[arg(long)]
     pub write: bool,
+    /// Append each step decided or event carried out to this hash-chained log (with --write,
+    /// when the run is kept), durably, before the world file is replaced.
+    #[arg(long, value_name = "FILE", requires = "write")]
+    pub log: Option<PathBuf>,
 }
 
 /// Run `keyward run` as parsed.
 pub fn exec(a: Args) -> Outcome {
     match a.common.text_or_json() {
-        Ok(()) => run(&a.common.common(), &a.script, a.write),
+        Ok(()) => run_logged(&a.common.common(), &a.script, a.write, a.log.as_deref()),
         Err(o) => o,
     }
 }
@@ -41,6 +51,16 @@ type Start = (Option<PathBuf>, World, Option<WorldLock>);
 
 /// Run the script at `script_path`; keep the final state only with `write`.
 pub fn run(common: &Common, script_path: &Path, write: bool) -> Outcome {
+    run_logged(common, script_path, write, None)
+}
+
+/// The world file's hash before and after each step, for the write log.
+type Hashes = Vec<(String, String)>;
+
+/// [`run`], appending each step to the write log `log` when the run is kept. With a log, a
+/// run that changed the world and changed it back is written too, so that the file and the
+/// log's last state agree.
+pub fn run_logged(common: &Common, script_path: &Path, write: bool, log: Option<&Path>) -> Outcome {
     outcome(|| {
         let bundle = load_bundle(common)?;
         let script = scenario::load_script(script_path, &bundle.roles)?;
@@ -50,9 +70,22 @@ pub fn run(common: &Common, script_path: &Path, write: bool) -> Outcome {
         };
         let (path, initial, _lock) = start(source, &script.file, &bundle.roles, write)?;
         let mut runner = Runner::new(bundle, initial.clone(), common.now.clone())?;
+        let logged = match (log, &path) {
+            (Some(_), Some(p)) => Some(file_sha256(p)?),
+            _ => None,
+        };
+        let mut hashes: Hashes = Vec::new();
         let mut steps = Vec::new();
         for (i, step) in script.steps.iter().enumerate() {
             let r = runner.step(&step.action);
+            if let (Some(first), Some(p)) = (&logged, &path) {
+                let before = hashes.last().map_or(first.clone(), |(_, a)| a.clone());
+                let after = match r.effect.as_ref().is_some_and(|e| !e.changes.is_empty()) {
+                    true => sha256_hex(render_world(p, runner.world())?.as_bytes()),
+                    false => before.clone(),
+                };
+                hashes.push((before, after));
+            }
             steps.push(StepReport {
                 n: i + 1,
                 met: scenario::met(step, &r),
@@ -63,9 +96,17 @@ pub fn run(common: &Common, script_path: &Path, write: bool) -> Outcome {
         let failed = steps.iter().filter(|s| !s.met).count();
         let changes = changes::diff(&initial, runner.world());
         let mut written = false;
+        let moved = match (&logged, hashes.last()) {
+            (Some(first), Some((_, last))) => first != last,
+            _ => false,
+        };
         let note = match &path {
-            Some(p) if write && failed == 0 && !changes.is_empty() => {
-                write_world(p, runner.world())?;
+            Some(p) if write && failed == 0 && (!changes.is_empty() || moved) => {
+                let text = render_world(p, runner.world())?;
+                if let Some(log) = log {
+                    append_log(log, entries(&steps, &hashes, &runner)?)?;
+                }
+                write_text(p, &text)?;
                 written = true;
                 Some(format!("wrote {}", p.display()))
             }
@@ -77,6 +118,13 @@ pub fn run(common: &Common, script_path: &Path, write: bool) -> Outcome {
                 "dry run: {} is unchanged (--write keeps the final state)",
                 p.display()
             )),
+            Some(_) if write && failed == 0 => {
+                // Nothing changed: the refusals and no-ops still belong in the log.
+                if let Some(log) = log {
+                    append_log(log, entries(&steps, &hashes, &runner)?)?;
+                }
+                None
+            }
             _ => None,
         };
         let report = RunReport {
@@ -94,6 +142,49 @@ pub fn run(common: &Common, script_path: &Path, write: bool) -> Outcome {
         };
         Ok(Outcome::new(stdout, Exit::ok_if(failed == 0)))
     })
+}
+
+/// The log lines of a run: each request decided and each event carried out (a step that
+/// was bad input decided nothing and is not an attempt).
+fn entries(
+    steps: &[StepReport],
+    hashes: &Hashes,
+    runner: &Runner,
+) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, Outcome> {
+    let policy_set = sha256_hex(policies_text(runner.engine()).as_bytes());
+    let mut out = Vec::new();
+    for (s, (before, after)) in steps.iter().zip(hashes) {
+        let what = match (&s.step.action, &s.result) {
+            (
+                _,
+                StepResult {
+                    decision: Some(d), ..
+                },
+            ) => Attempted::Request(d),
+            (
+                StepAction::Leak { key, .. },
+                StepResult {
+                    effect: Some(_), ..
+                },
+            ) => Attempted::Leak(key),
+            _ => continue,
+        };
+        let changes = s
+            .result
+            .effect
+            .as_ref()
+            .map_or(&[][..], |e| e.changes.as_slice());
+        let attempt = Attempt {
+            what,
+            changes,
+            error: s.result.failure.as_deref(),
+            policy_set_sha256: &policy_set,
+            world_sha256_before: before,
+            world_sha256_after: after,
+        };
+        out.push(attempt.entry());
+    }
+    Ok(out)
 }
 
 /// Where the run starts: an inline world (never written) or a file, locked when writing.

@@ -7,6 +7,9 @@
 //! Owns the log's file mechanics and chain only: the entries' contents are built by the caller
 //! from a decision and its changes. It never holds a key value (the caller redacts `apikey`).
 
+use crate::decide::action::{Action, ArgKind};
+use crate::decide::engine::Decision;
+use crate::evaluator::changes::Change;
 use fs4::fs_std::FileExt;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -18,6 +21,105 @@ use std::path::Path;
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What a log line is about.
+#[derive(Clone, Copy)]
+pub enum Attempted<'a> {
+    /// A request the policies decided.
+    Request(&'a Decision),
+    /// A reported leak of this key (R14): an event, decided by no policy.
+    Leak(&'a str),
+}
+
+/// What was asked, decided and done, before it is chained: the INTERFACE.md fields but
+/// `prev_sha256`. Secret args (an `apikey` value) are redacted; `error` is set when an allowed
+/// request failed (a stale etag, nothing to delete), and its world hashes are then equal.
+pub struct Attempt<'a> {
+    pub what: Attempted<'a>,
+    pub changes: &'a [Change],
+    pub error: Option<&'a str>,
+    pub policy_set_sha256: &'a str,
+    pub world_sha256_before: &'a str,
+    pub world_sha256_after: &'a str,
+}
+
+impl Attempt<'_> {
+    /// The log line's fields, in the order INTERFACE.md lists them.
+    pub fn entry(&self) -> Map<String, Value> {
+        let d = match self.what {
+            Attempted::Request(d) => d,
+            Attempted::Leak(key) => return self.finish(event_fields(key)),
+        };
+        let secret = |name: &str| {
+            d.action
+                .parse::<Action>()
+                .ok()
+                .and_then(|a| a.def().arg(name))
+                .is_some_and(|a| matches!(a.kind, ArgKind::Secret))
+        };
+        let args: Map<String, Value> = d
+            .args
+            .iter()
+            .map(|(k, v)| {
+                let v = if secret(k) { "[redacted]" } else { v.as_str() };
+                (k.clone(), Value::from(v))
+            })
+            .collect();
+        let reasons: Vec<Value> = d
+            .reasons
+            .iter()
+            .map(|r| serde_json::json!({"policy": r.policy, "rules": r.rules}))
+            .collect();
+        let mut m = Map::new();
+        m.insert("time".into(), now().into());
+        m.insert("principal".into(), d.principal.clone().into());
+        m.insert("action".into(), d.action.clone().into());
+        m.insert("resource".into(), d.resource.clone().into());
+        m.insert("args".into(), Value::Object(args));
+        m.insert(
+            "decision".into(),
+            serde_json::to_value(d.decision).unwrap_or(Value::Null),
+        );
+        m.insert("reasons".into(), Value::Array(reasons));
+        self.finish(m)
+    }
+
+    /// The fields every line has after what was asked.
+    fn finish(&self, mut m: Map<String, Value>) -> Map<String, Value> {
+        if let Some(e) = self.error {
+            m.insert("error".into(), e.into());
+        }
+        m.insert("policy_set_sha256".into(), self.policy_set_sha256.into());
+        m.insert(
+            "world_sha256_before".into(),
+            self.world_sha256_before.into(),
+        );
+        m.insert("world_sha256_after".into(), self.world_sha256_after.into());
+        m.insert(
+            "changes".into(),
+            serde_json::to_value(self.changes).unwrap_or(Value::Null),
+        );
+        m
+    }
+}
+
+/// The wall-clock time of a line, to the millisecond.
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A leak event's line: no principal, no decision.
+fn event_fields(key: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("time".into(), now().into());
+    m.insert("principal".into(), Value::Null);
+    m.insert("action".into(), "leak".into());
+    m.insert("resource".into(), key.into());
+    m.insert("args".into(), Value::Object(Map::new()));
+    m.insert("decision".into(), "event".into());
+    m.insert("reasons".into(), Value::Array(Vec::new()));
+    m
 }
 
 /// The last line of a log (without its newline), if it has one.
@@ -122,7 +224,9 @@ pub fn verify(path: &Path, world: Option<&Path>) -> io::Result<Verdict> {
         count = n;
     }
     if let (Some(w), Some(after)) = (world, &prev_after) {
-        let now = sha256_hex(&fs::read(w)?);
+        let bytes =
+            fs::read(w).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", w.display())))?;
+        let now = sha256_hex(&bytes);
         if now != *after {
             return Ok(Verdict::Broken {
                 line: count + 1,

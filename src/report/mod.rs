@@ -2,6 +2,7 @@
 //! INTERFACE.md shape). Owns formatting only; nothing here decides or changes anything.
 
 pub mod apply;
+pub mod log;
 pub mod run;
 pub mod testrun;
 pub mod validate;

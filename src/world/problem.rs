@@ -123,6 +123,12 @@ pub fn decode_text(bytes: &[u8]) -> Result<String, (Pos, String)> {
     Ok(text.to_string())
 }
 
+impl From<Problem> for Problems {
+    fn from(p: Problem) -> Self {
+        Problems::one(p)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,11 +142,5 @@ mod tests {
         let (pos, msg) = decode_text(b"a: 1\nbb\0\n").unwrap_err();
         assert_eq!(pos, Pos { line: 2, col: 3 });
         assert!(msg.contains("NUL"));
-    }
-}
-
-impl From<Problem> for Problems {
-    fn from(p: Problem) -> Self {
-        Problems::one(p)
     }
 }

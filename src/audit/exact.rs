@@ -1528,3 +1528,7 @@ pub fn triple(d: &Decision) -> TripleKey {
         d.args.clone(),
     )
 }
+
+#[cfg(test)]
+#[path = "exact_tests.rs"]
+mod tests;

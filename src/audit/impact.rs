@@ -5,7 +5,7 @@
 //! Both sides are audited group by group with the exact audit ([`crate::audit::Auditor`]); a
 //! triple allowed on one side only is decided on the other with `decide`, to name what denied it.
 
-use crate::audit::{AuditOptions, Auditor};
+use crate::audit::{AuditError, AuditOptions, Auditor};
 use crate::decide::engine::{Decision, Engine, Verdict};
 use crate::decide::request::{RequestSpec, Target3, resource_requests};
 use crate::report::{AuditFormat, audit_row_json, target_label};
@@ -87,7 +87,7 @@ pub fn impact(
     b: &Engine,
     opts: &AuditOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
-) -> Result<Vec<Change>, String> {
+) -> Result<Vec<Change>, AuditError> {
     let aa = Auditor::new(a)?;
     let ab = Auditor::new(b)?;
     // The groups of both worlds, this side's order first.

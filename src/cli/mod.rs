@@ -693,7 +693,7 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn std::io::Write) -> Ou
                 Ok(()) => Outcome::default(),
                 Err(e) => io_err(e),
             },
-            Err(e) => Problem::new("", Default::default(), "", e).into(),
+            Err(e) => Problem::new("", Default::default(), "", e.to_string()).into(),
         };
     }
     let mut writer = match crate::report::AuditWriter::new(&mut *out, a.format, a.by) {
@@ -718,7 +718,7 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn std::io::Write) -> Ou
     }
     let stats = match stats {
         Ok(s) => s,
-        Err(e) => return Problem::new("", Default::default(), "", e).into(),
+        Err(e) => return Problem::new("", Default::default(), "", e.to_string()).into(),
     };
     let with_findings = a.findings || a.format == AuditFormat::Text;
     let found = if with_findings {

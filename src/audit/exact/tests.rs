@@ -1,12 +1,14 @@
-//! Per-shape tests of the residual readers (`eval` for the shared residuals, `set_of` for the
-//! residuals with the resource known), on real residuals: each test partially evaluates one
+//! Per-shape tests of the residual readers (`Reader::shared`/`eval` for the shared residuals,
+//! `Reader::known`/`set_of` for the residuals with the resource known), on real residuals: each test partially evaluates one
 //! small policy against the acme fixture with Cedar's TPE, exactly as the audit does, reads
 //! the residual, and checks the set against Cedar deciding every principal one by one. A shape
 //! the reader does not read must come back `None` (the audit then asks Cedar), never a guess.
 
+use super::population::Uid;
 use super::*;
 use crate::decide::policy::{self, PolicyOptions};
 use crate::decide::request::Translated;
+use cedar_policy::pst::{self, Expr};
 use cedar_policy::{Authorizer, PolicySet, Request};
 use std::sync::OnceLock;
 
@@ -130,32 +132,26 @@ fn truth(pop: &Population, t: &Translated, ps: &PolicySet) -> Vec<String> {
 /// A permit read as `two_level` reads it: the residual with principal and resource unknown,
 /// evaluated with the resource known. A set it reads must be Cedar's.
 fn shared(ty: &str, action: &str, resource: &str, body: &str) -> Read {
-    let (a, pop) = (auditor(), pop(ty));
-    let t = translated(pop, action, resource);
-    let ps = permit(action, body);
-    let r = residual(pop, &t, &ps, false);
-    let set = by_eval(a, pop, &t.resource, &clauses(&r)).map(|b| names(pop, &b));
-    if let Some(s) = &set {
-        assert_eq!(s, &truth(pop, &t, &ps), "eval disagrees with Cedar on {r}");
-    }
-    Read {
-        residual: r.to_string(),
-        set,
-    }
+    read_as(ty, action, resource, body, false)
 }
 
 /// A permit read as `fast` reads it: the residual with the resource known.
 fn known(ty: &str, action: &str, resource: &str, body: &str) -> Read {
+    read_as(ty, action, resource, body, true)
+}
+
+fn read_as(ty: &str, action: &str, resource: &str, body: &str, resource_known: bool) -> Read {
     let (a, pop) = (auditor(), pop(ty));
     let t = translated(pop, action, resource);
     let ps = permit(action, body);
-    let r = residual(pop, &t, &ps, true);
-    let set = by_set_of(a, pop, &clauses(&r)).map(|b| names(pop, &b));
+    let r = residual(pop, &t, &ps, resource_known);
+    let read = if resource_known { by_set_of } else { by_eval };
+    let set = read(a, pop, &t.resource, &clauses(&r)).map(|b| names(pop, &b));
     if let Some(s) = &set {
         assert_eq!(
             s,
             &truth(pop, &t, &ps),
-            "set_of disagrees with Cedar on {r}"
+            "the reader disagrees with Cedar on {r}"
         );
     }
     Read {
@@ -165,32 +161,13 @@ fn known(ty: &str, action: &str, resource: &str, body: &str) -> Read {
 }
 
 /// `two_level`'s reading of one residual's clauses.
-fn by_eval(
-    a: &Auditor,
-    pop: &Population,
-    res: &(String, String),
-    cs: &[(bool, Expr)],
-) -> Option<Bits> {
-    let n = pop.n();
-    let all = Bits::all(n);
-    let mut acc = Bits::all(n);
-    for (when, x) in cs {
-        let v = a.eval(pop, res, &all, x)?;
-        let b = a.as_bits(pop, &all, v)?;
-        acc = acc.and(&if *when { b } else { b.not(n) });
-    }
-    Some(acc)
+fn by_eval(a: &Auditor, pop: &Population, res: &Uid, cs: &[(bool, Expr)]) -> Option<Bits> {
+    a.reader(pop, res).shared(&Residual::Clauses(cs.to_vec()))
 }
 
 /// `fast`'s reading of one residual's clauses.
-fn by_set_of(a: &Auditor, pop: &Population, cs: &[(bool, Expr)]) -> Option<Bits> {
-    let n = pop.n();
-    let mut acc = Bits::all(n);
-    for (when, x) in cs {
-        let s = a.set_of(pop, x)?;
-        acc = acc.and(&if *when { s } else { s.not(n) });
-    }
-    Some(acc)
+fn by_set_of(a: &Auditor, pop: &Population, res: &Uid, cs: &[(bool, Expr)]) -> Option<Bits> {
+    a.reader(pop, res).known(&Residual::Clauses(cs.to_vec()))
 }
 
 /// Both readers on the same policy (on a resource whose attributes play no part).
@@ -218,7 +195,7 @@ fn as_written(cond: &str) -> (Option<Vec<String>>, Option<Vec<String>>) {
     let res = (ty::USER_API_KEY.to_string(), "key-kate-1".to_string());
     (
         by_eval(a, pop, &res, &cs).map(|b| names(pop, &b)),
-        by_set_of(a, pop, &cs).map(|b| names(pop, &b)),
+        by_set_of(a, pop, &res, &cs).map(|b| names(pop, &b)),
     )
 }
 
@@ -450,109 +427,81 @@ fn set_contains_principal() {
 #[test]
 fn shapes_over_the_resource() {
     // The base policies' shared residuals, evaluated with the resource.
-    let r = shared(
-        ty::USER,
-        "api-key-get",
-        "key-kim-cluster",
-        "when { principal == resource.account.owner }",
-    );
-    assert_shape(&r, "principal == resource.account.owner");
-    assert_eq!(r.set, ids(&["alice"]));
-    let r = shared(
-        ty::USER,
-        "user-remove",
-        "dana",
-        "when { resource.classic in principal.classic }",
-    );
-    assert_shape(&r, "resource.classic in principal.classic");
-    assert_eq!(r.set, ids(&["alice", "ivan", "carl", "dana"]));
-    let body =
-        "when { resource.identity has created_by && resource.identity.created_by == principal }";
-    let r = shared(ty::USER, "api-key-get", "key-ci-1", body);
-    assert_eq!(r.set, ids(&["ivan"]));
-    let body = "when { principal.classic == resource.identity.classic }";
-    let r = shared(ty::USER, "api-key-get", "key-kate-1", body);
-    assert_eq!(r.set, ids(&["kate"]));
-    let r = shared(
-        ty::USER,
-        "api-key-get",
-        "key-kim-cluster",
-        "when { principal in resource.account }",
-    );
-    let acme = [
-        "alice", "ivan", "carl", "dana", "olga", "eddie", "vera", "kate", "kim", "nora", "fred",
-        "pat",
-    ];
-    assert_eq!(r.set, ids(&acme));
+    let acme = &USERS_ALL[..12];
+    let owner = "when { principal == resource.account.owner }";
+    let classic = "when { resource.classic in principal.classic }";
+    let creator = "when { (resource.identity has created_by) && (resource.identity.created_by == principal) }";
+    let same_node = "when { principal.classic == resource.identity.classic }";
+    let member = "when { principal in resource.account }";
+    for (action, resource, body, want) in [
+        ("api-key-get", "key-kim-cluster", owner, &["alice"][..]),
+        (
+            "user-remove",
+            "dana",
+            classic,
+            &["alice", "ivan", "carl", "dana"][..],
+        ),
+        ("api-key-get", "key-ci-1", creator, &["ivan"][..]),
+        ("api-key-get", "key-kate-1", same_node, &["kate"][..]),
+        ("api-key-get", "key-kim-cluster", member, acme),
+    ] {
+        let r = shared(ty::USER, action, resource, body);
+        let shape = body.trim_start_matches("when { ").trim_end_matches(" }");
+        assert_shape(&r, shape);
+        assert_eq!(r.set, ids(want), "{body} on {resource}");
+    }
 }
 
 #[test]
 fn unreadable_shapes_are_none() {
     // A string match, a Set attribute's `contains`: neither reader guesses.
-    let r = shared(
-        ty::USER,
-        "api-key-get",
-        "key-kate-1",
-        r#"when { principal.classic_key_accounts.contains(Account::"acme") }"#,
+    let contains = r#"when { principal.classic_key_accounts.contains(Account::"acme") }"#;
+    assert_eq!(
+        shared(ty::USER, "api-key-get", "key-kate-1", contains).set,
+        None
     );
-    assert_eq!(r.set, None);
-    let r = known(
-        ty::USER,
-        "api-key-get",
-        "key-kate-1",
-        r#"when { principal.classic_key_accounts.contains(Account::"acme") }"#,
+    assert_eq!(
+        known(ty::USER, "api-key-get", "key-kate-1", contains).set,
+        None
     );
-    assert_eq!(r.set, None);
-    let r = shared(
-        ty::USER_API_KEY,
-        "login",
-        "acme",
-        r#"when { principal.name like "*kube*" }"#,
-    );
-    assert_eq!(r.set, None);
+    let like = r#"when { principal.name like "*kube*" }"#;
+    assert_eq!(shared(ty::USER_API_KEY, "login", "acme", like).set, None);
 }
 
 #[test]
 fn principal_attr_paths() {
-    let key = ty::USER_API_KEY;
-    let r = shared(
-        key,
-        "login",
-        "acme",
-        r#"when { principal.identity in Account::"globex" }"#,
-    );
-    assert_shape(&r, "principal.identity in Account::");
-    assert_eq!(r.set, ids(&["key-pat-acme", "key-pat-globex"]));
-    let r = shared(
-        key,
-        "login",
-        "acme",
-        r#"when { Account::"globex" in principal.account }"#,
-    );
-    assert_eq!(r.set, ids(&["key-pat-globex"]));
-    let r = shared(
-        key,
-        "login",
-        "acme",
-        r#"when { ClassicUser::"dana" in principal.identity.classic }"#,
-    );
-    assert_eq!(
-        r.set,
-        ids(&[
-            "key-alice-1",
-            "key-alice-cluster",
-            "key-ivan-1",
-            "key-carl-old",
-            "key-dana-1"
-        ])
-    );
-    let r = shared(
-        key,
-        "login",
-        "acme",
-        r#"when { principal.name == "terraform" }"#,
-    );
-    assert_eq!(r.set, ids(&["key-kate-1"]));
+    // A key's attributes, and its identity's, followed entity by entity.
+    let above_dana = [
+        "key-alice-1",
+        "key-alice-cluster",
+        "key-ivan-1",
+        "key-carl-old",
+        "key-dana-1",
+    ];
+    for (body, want) in [
+        (
+            r#"principal.identity in Account::"globex""#,
+            &["key-pat-acme", "key-pat-globex"][..],
+        ),
+        (
+            r#"Account::"globex" in principal.account"#,
+            &["key-pat-globex"][..],
+        ),
+        (
+            r#"ClassicUser::"dana" in principal.identity.classic"#,
+            &above_dana[..],
+        ),
+        (r#"principal.name == "terraform""#, &["key-kate-1"][..]),
+    ] {
+        let r = shared(
+            ty::USER_API_KEY,
+            "login",
+            "acme",
+            &format!("when {{ {body} }}"),
+        );
+        assert_shape(&r, body);
+        assert_eq!(r.set, ids(want), "{body}");
+    }
 }
 
 #[test]

@@ -597,9 +597,9 @@ pub fn findings(common: &Common) -> Outcome {
     let stdout = match common.format {
         Format::Json => format!(
             "{}\n",
-            serde_json::json!({"findings": crate::audit::findings::findings_json(&found)})
+            serde_json::json!({"findings": crate::report::findings::findings_json(&found)})
         ),
-        Format::Text => crate::audit::findings::findings_text(&found),
+        Format::Text => crate::report::findings::findings_text(&found),
     };
     Outcome {
         stdout,
@@ -689,7 +689,7 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn std::io::Write) -> Ou
             Err(p) => return p.into(),
         };
         return match crate::audit::impact::impact(&engine, &other, &a.opts, &progress) {
-            Ok(changes) => match crate::audit::impact::write(&changes, a.format, out) {
+            Ok(changes) => match crate::report::impact::write(&changes, a.format, out) {
                 Ok(()) => Outcome::default(),
                 Err(e) => io_err(e),
             },
@@ -731,9 +731,9 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn std::io::Write) -> Ou
     if with_findings {
         json_extra.insert(
             "findings".into(),
-            crate::audit::findings::findings_json(&found),
+            crate::report::findings::findings_json(&found),
         );
-        text_extra = format!("\n{}", crate::audit::findings::findings_text(&found));
+        text_extra = format!("\n{}", crate::report::findings::findings_text(&found));
     }
     json_extra.insert("stats".into(), serde_json::Value::String(stats.summary()));
     let result = writer.finish(json_extra, &text_extra);

@@ -12,13 +12,16 @@
 //! are decided one by one with [`Engine::decide_translated`], exactly as `check` does. So the
 //! result never depends on which policies are loaded: shapes are read, not assumed.
 //!
-//! `login` (principals are API keys, resources are the few accounts) and resets by service IDs
-//! (whose context depends on the caller) are decided one by one. `--exhaustive` decides every
-//! triple one by one. Owns only the enumeration and the set algebra; decisions come from Cedar.
+//! Two readings, the first that reads wins: the residuals with principal *and* resource
+//! unknown, computed once per context and evaluated with each resource (`two_level`); else the
+//! residuals of this resource (`fast`, where TPE has already evaluated what the resource
+//! decides, e.g. a `like` on its name). `login` is read per account, with the API keys as the
+//! principals; resets by service IDs (whose context depends on the caller) are decided one by
+//! one. `--exhaustive` decides every triple one by one. Owns only the enumeration and the set algebra; decisions come from Cedar.
 //!
-//! Here: the auditor and its reading of one group ([`Auditor::group`]). Beside it: [`bits`]
-//! (sets of principals), [`population`] (the indexes), [`residual`] (the residual reader, one
-//! helper per shape) and [`run`] (the whole audit, streamed in a fixed order).
+//! Here: the auditor and its reading of one group ([`Auditor::group`]). Beside it: `bits.rs`
+//! (sets of principals), `population.rs` (the indexes), `residual.rs` (the residual reader, one
+//! helper per shape) and `run.rs` (the whole audit, streamed in a fixed order).
 //! May use: [`crate::decide`].
 
 use crate::audit::error::AuditError;

@@ -2,10 +2,11 @@
 //! and read against the fixture), and for each rule a small world where it fires and one where it
 //! does not. F3 is asked of the policies: changing a policy changes it.
 
-use keyward::audit::findings::{Finding, findings, findings_json, findings_text};
+use keyward::audit::findings::{Finding, findings};
 use keyward::cli::{self, Common, Format, load_engine};
 use keyward::decide::engine::Engine;
 use keyward::decide::policy::{self, PolicyOptions};
+use keyward::report::findings::{findings_json, findings_text};
 use keyward::world::parse_world;
 use std::path::PathBuf;
 

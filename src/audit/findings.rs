@@ -1,6 +1,6 @@
 //! Findings F1-F6 of RULES.md: recommendations an audit reports about a world (risky cluster API
 //! keys, keys that never expire, accounts open to roleless members, identities near the key
-//! limit), each with its subject, why, and what to do; and their text and JSON renderings.
+//! limit), each with its subject, why, and what to do (rendered by [`crate::report::findings`]).
 //!
 //! Owns what counts as a finding. Whether a cluster key's owner could still reset it (F3) is
 //! asked of the policies through [`Engine::decide`], never decided here; the other findings are
@@ -8,13 +8,13 @@
 //! binding at all). It names no role: "holds no role" means "is the subject of no binding,
 //! directly or through an access group", whatever the roles are. It must not change the world.
 
-use crate::decide::engine::{Engine, Verdict};
+use crate::audit::RESET;
+use crate::decide::engine::{Decision, Engine, Verdict};
 use crate::decide::request::RequestSpec;
 use crate::world::generate::KEY_LIMIT;
-use crate::world::{IdKind, LeakAction, Restriction};
+use crate::world::{ApiKey, ClusterApiKey, IdKind, LeakAction, Restriction};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::fmt::Write as _;
 
 /// F6 reports identities with at least this many keys (R10's limit is [`KEY_LIMIT`]).
 pub const NEAR_KEY_LIMIT: usize = 18;
@@ -36,33 +36,6 @@ pub struct Finding {
     pub message: String,
     /// What to do about it.
     pub advice: String,
-}
-
-/// The findings' titles, as RULES.md states them (shortened).
-pub const TITLES: [(&str, &str); 6] = [
-    ("F1", "cluster API key backed by a personal user"),
-    (
-        "F2",
-        "cluster API key whose owner left, or whose key is deleted, disabled or expired",
-    ),
-    (
-        "F3",
-        "cluster API key owner who may no longer reset it (R22)",
-    ),
-    ("F4", "user API key with no expiry or with leak action none"),
-    (
-        "F5",
-        "creation not restricted while members hold no role at all",
-    ),
-    ("F6", "identity at or near the 20-key limit (R10)"),
-];
-
-/// The title of a rule id.
-pub fn title(rule: &str) -> &'static str {
-    TITLES
-        .iter()
-        .find(|(r, _)| *r == rule)
-        .map_or("", |(_, t)| t)
 }
 
 fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
@@ -91,140 +64,168 @@ pub fn findings(engine: &Engine) -> Vec<Finding> {
     out
 }
 
+/// The evaluation time, when it can be read.
+type Now = Option<chrono::DateTime<chrono::Utc>>;
+
 /// F1, F2, F3: every cluster API key slot.
-fn cluster_keys(
-    engine: &Engine,
-    now: Option<chrono::DateTime<chrono::Utc>>,
-    out: &mut Vec<Finding>,
-) {
+fn cluster_keys(engine: &Engine, now: Now, out: &mut Vec<Finding>) {
     let tr = &engine.tr;
-    let w = &tr.world;
-    for slot in &w.cluster_api_keys {
+    for slot in &tr.world.cluster_api_keys {
         let place = format!("{}/{}", slot.region, slot.resource_group);
-        let account = Some(slot.account.clone());
-        let reset_elsewhere = format!(
-            "reset the {place} cluster API key with another identity's credentials, preferably a functional ID"
-        );
         let key = match tr.index.ids.get(&slot.api_key) {
-            Some((IdKind::ApiKey, i)) => &w.api_keys[*i],
+            Some((IdKind::ApiKey, i)) => &tr.world.api_keys[*i],
             _ => {
-                out.push(Finding {
-                    rule: "F2",
-                    subject: slot.api_key.clone(),
-                    account,
-                    message: format!(
-                        "the {place} cluster API key names {}, which no longer exists: clusters there cannot authenticate",
-                        slot.api_key
-                    ),
-                    advice: reset_elsewhere,
-                });
+                out.push(missing_key(slot, &place));
                 continue;
             }
         };
-        let owner = &key.identity;
-        let owner_kind = tr.kind(owner);
+        out.extend(personal_key(engine, slot, key, &place));
+        out.extend(broken_key(engine, slot, key, &place, now));
+        out.extend(owner_cannot_reset(engine, slot, key, &place));
+    }
+}
 
-        // F1: a person's credentials.
-        if owner_kind == Some(IdKind::User) && w.user(owner).is_some_and(|u| !u.functional) {
-            out.push(Finding {
-                rule: "F1",
-                subject: key.id.clone(),
-                account: account.clone(),
-                message: format!(
-                    "the {place} cluster API key is {owner}'s, a personal user rather than a functional ID: it breaks when {owner} leaves or loses access"
-                ),
-                advice: format!("reset the {place} cluster API key as a functional ID"),
-            });
-        }
+/// What to do about a cluster API key that does not work.
+fn reset_elsewhere(place: &str) -> String {
+    format!(
+        "reset the {place} cluster API key with another identity's credentials, preferably a functional ID"
+    )
+}
 
-        // F2: the key no longer works where it is used.
-        let mut broken = Vec::new();
-        if !tr.memberships(owner).contains(&slot.account) {
-            broken.push(format!(
-                "its owner {owner} is no longer a member of {}",
-                slot.account
-            ));
-        }
-        if key.disabled {
-            broken.push(format!("{} is disabled", key.id));
-        }
-        if let Some(exp) = &key.expires_at {
-            match (parse_time(exp), now) {
-                (Some(t), Some(now)) if t <= now => {
-                    broken.push(format!("{} expired at {exp}", key.id));
-                }
-                (Some(_), Some(_)) => {}
-                _ => broken.push(format!(
-                    "{} expires at {exp} and the evaluation time is unknown",
-                    key.id
-                )),
+/// F2: the slot names a key that does not exist.
+fn missing_key(slot: &ClusterApiKey, place: &str) -> Finding {
+    Finding {
+        rule: "F2",
+        subject: slot.api_key.clone(),
+        account: Some(slot.account.clone()),
+        message: format!(
+            "the {place} cluster API key names {}, which no longer exists: clusters there cannot authenticate",
+            slot.api_key
+        ),
+        advice: reset_elsewhere(place),
+    }
+}
+
+/// F1: a person's credentials.
+fn personal_key(
+    engine: &Engine,
+    slot: &ClusterApiKey,
+    key: &ApiKey,
+    place: &str,
+) -> Option<Finding> {
+    let (tr, owner) = (&engine.tr, &key.identity);
+    let personal =
+        tr.kind(owner) == Some(IdKind::User) && tr.world.user(owner).is_some_and(|u| !u.functional);
+    personal.then(|| Finding {
+        rule: "F1",
+        subject: key.id.clone(),
+        account: Some(slot.account.clone()),
+        message: format!(
+            "the {place} cluster API key is {owner}'s, a personal user rather than a functional ID: it breaks when {owner} leaves or loses access"
+        ),
+        advice: format!("reset the {place} cluster API key as a functional ID"),
+    })
+}
+
+/// F2: the key no longer works where it is used.
+fn broken_key(
+    engine: &Engine,
+    slot: &ClusterApiKey,
+    key: &ApiKey,
+    place: &str,
+    now: Now,
+) -> Option<Finding> {
+    let owner = &key.identity;
+    let mut broken = Vec::new();
+    if !engine.tr.memberships(owner).contains(&slot.account) {
+        broken.push(format!(
+            "its owner {owner} is no longer a member of {}",
+            slot.account
+        ));
+    }
+    if key.disabled {
+        broken.push(format!("{} is disabled", key.id));
+    }
+    if let Some(exp) = &key.expires_at {
+        match (parse_time(exp), now) {
+            (Some(t), Some(now)) if t <= now => {
+                broken.push(format!("{} expired at {exp}", key.id));
             }
-        }
-        if !broken.is_empty() {
-            out.push(Finding {
-                rule: "F2",
-                subject: key.id.clone(),
-                account: account.clone(),
-                message: format!(
-                    "the {place} cluster API key: {}; clusters there cannot authenticate",
-                    broken.join("; ")
-                ),
-                advice: reset_elsewhere.clone(),
-            });
-        }
-
-        // F3: asked of the policies: may the owner reset this key today?
-        let spec = RequestSpec {
-            principal: owner.clone(),
-            action: "ks-api-key-reset".into(),
-            resource: Some(slot.account.clone()),
-            args: [
-                ("region".to_string(), slot.region.clone()),
-                ("resource_group".to_string(), slot.resource_group.clone()),
-            ]
-            .into(),
-            ..Default::default()
-        };
-        let check = format!(
-            "keyward check --principal {owner} --action ks-api-key-reset --resource {} --arg region={} --arg resource_group={}",
-            slot.account, slot.region, slot.resource_group
-        );
-        let why = match engine.decide(&spec) {
-            Ok(d) if d.decision == Verdict::Allow => None,
-            Ok(d) => {
-                let mut why = if d.reasons.is_empty() {
-                    "no policy permits it".to_string()
-                } else {
-                    format!(
-                        "forbidden by {}",
-                        d.reasons
-                            .iter()
-                            .map(|r| format!("{} [{}]", r.policy, r.rules.join(", ")))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                };
-                if !d.errors.is_empty() {
-                    why.push_str(&format!(" (evaluation errors: {})", d.errors.join("; ")));
-                }
-                Some(why)
-            }
-            Err(p) => Some(format!("the request cannot be evaluated: {p}")),
-        };
-        if let Some(why) = why {
-            out.push(Finding {
-                rule: "F3",
-                subject: key.id.clone(),
-                account,
-                message: format!(
-                    "{owner}, whose credentials the {place} cluster API key holds, may not reset it: {why}; every user of {place} depends on a key its owner cannot renew"
-                ),
-                advice: format!(
-                    "reset the {place} cluster API key as an identity that may, or restore {owner}'s access (see `{check}`)"
-                ),
-            });
+            (Some(_), Some(_)) => {}
+            _ => broken.push(format!(
+                "{} expires at {exp} and the evaluation time is unknown",
+                key.id
+            )),
         }
     }
+    (!broken.is_empty()).then(|| Finding {
+        rule: "F2",
+        subject: key.id.clone(),
+        account: Some(slot.account.clone()),
+        message: format!(
+            "the {place} cluster API key: {}; clusters there cannot authenticate",
+            broken.join("; ")
+        ),
+        advice: reset_elsewhere(place),
+    })
+}
+
+/// F3: asked of the policies: may the owner reset this key today?
+fn owner_cannot_reset(
+    engine: &Engine,
+    slot: &ClusterApiKey,
+    key: &ApiKey,
+    place: &str,
+) -> Option<Finding> {
+    let owner = &key.identity;
+    let spec = RequestSpec {
+        principal: owner.clone(),
+        action: RESET.into(),
+        resource: Some(slot.account.clone()),
+        args: [
+            ("region".to_string(), slot.region.clone()),
+            ("resource_group".to_string(), slot.resource_group.clone()),
+        ]
+        .into(),
+        ..Default::default()
+    };
+    let why = match engine.decide(&spec) {
+        Ok(d) if d.decision == Verdict::Allow => return None,
+        Ok(d) => denied_why(&d),
+        Err(p) => format!("the request cannot be evaluated: {p}"),
+    };
+    let check = format!(
+        "keyward check --principal {owner} --action {RESET} --resource {} --arg region={} --arg resource_group={}",
+        slot.account, slot.region, slot.resource_group
+    );
+    Some(Finding {
+        rule: "F3",
+        subject: key.id.clone(),
+        account: Some(slot.account.clone()),
+        message: format!(
+            "{owner}, whose credentials the {place} cluster API key holds, may not reset it: {why}; every user of {place} depends on a key its owner cannot renew"
+        ),
+        advice: format!(
+            "reset the {place} cluster API key as an identity that may, or restore {owner}'s access (see `{check}`)"
+        ),
+    })
+}
+
+/// Why a decision denied: the forbids that did (or that nothing permitted), and its errors.
+fn denied_why(d: &Decision) -> String {
+    let mut why = if d.reasons.is_empty() {
+        "no policy permits it".to_string()
+    } else {
+        let forbids = d
+            .reasons
+            .iter()
+            .map(|r| format!("{} [{}]", r.policy, r.rules.join(", ")));
+        format!("forbidden by {}", forbids.collect::<Vec<_>>().join(", "))
+    };
+    if !d.errors.is_empty() {
+        why.push_str(&format!(" (evaluation errors: {})", d.errors.join("; ")));
+    }
+    why
 }
 
 /// F4: user API keys (not service ID keys) that never expire or stay valid when leaked.
@@ -328,11 +329,7 @@ fn roleless_members(engine: &Engine, out: &mut Vec<Finding>) {
 }
 
 /// F6: identities with [`NEAR_KEY_LIMIT`] or more stored keys (every stored key counts, R10).
-fn near_key_limit(
-    engine: &Engine,
-    now: Option<chrono::DateTime<chrono::Utc>>,
-    out: &mut Vec<Finding>,
-) {
+fn near_key_limit(engine: &Engine, now: Now, out: &mut Vec<Finding>) {
     let tr = &engine.tr;
     let w = &tr.world;
     #[derive(Default)]
@@ -408,53 +405,4 @@ fn near_key_limit(
             advice,
         });
     }
-}
-
-/// Findings as JSON: an array of `{"rule","subject","account"?,"message","advice"}`.
-pub fn findings_json(findings: &[Finding]) -> serde_json::Value {
-    serde_json::to_value(findings).unwrap_or_else(|e| serde_json::json!([{"error": e.to_string()}]))
-}
-
-/// Findings as a readable table, grouped by rule: a heading per rule with its count, then one
-/// row per finding (account, subject, why) with what to do beneath.
-pub fn findings_text(findings: &[Finding]) -> String {
-    let mut s = String::new();
-    if findings.is_empty() {
-        s.push_str("no findings\n");
-        return s;
-    }
-    let account_w = findings
-        .iter()
-        .map(|f| f.account.as_deref().unwrap_or("-").len())
-        .max()
-        .unwrap_or(1);
-    let subject_w = findings.iter().map(|f| f.subject.len()).max().unwrap_or(1);
-    let mut by_rule: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-    for f in findings {
-        by_rule.entry(f.rule).or_default().push(f);
-    }
-    let mut counts = Vec::new();
-    for (rule, list) in &by_rule {
-        if !s.is_empty() {
-            s.push('\n');
-        }
-        let _ = writeln!(s, "{rule}  {}: {}", title(rule), list.len());
-        for f in list {
-            let _ = writeln!(
-                s,
-                "  {:<account_w$}  {:<subject_w$}  {}",
-                f.account.as_deref().unwrap_or("-"),
-                f.subject,
-                f.message
-            );
-            let _ = writeln!(
-                s,
-                "  {:<account_w$}  {:<subject_w$}  -> {}",
-                "", "", f.advice
-            );
-        }
-        counts.push(format!("{rule} {}", list.len()));
-    }
-    let _ = writeln!(s, "\n{} finding(s): {}", findings.len(), counts.join(", "));
-    s
 }

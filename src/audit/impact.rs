@@ -4,11 +4,11 @@
 //!
 //! Both sides are audited group by group with the exact audit ([`crate::audit::Auditor`]); a
 //! triple allowed on one side only is decided on the other with `decide`, to name what denied it.
+//! Must not format (that is [`crate::report::impact`]'s). May use: [`crate::decide`].
 
-use crate::audit::{AuditOptions, Auditor};
+use crate::audit::{AuditError, AuditOptions, Auditor, LOGIN};
 use crate::decide::engine::{Decision, Engine, Verdict};
 use crate::decide::request::{RequestSpec, Target3, resource_requests};
-use crate::report::{AuditFormat, audit_row_json, target_label};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -87,10 +87,39 @@ pub fn impact(
     b: &Engine,
     opts: &AuditOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
-) -> Result<Vec<Change>, String> {
+) -> Result<Vec<Change>, AuditError> {
     let aa = Auditor::new(a)?;
     let ab = Auditor::new(b)?;
-    // The groups of both worlds, this side's order first.
+    let groups = groups(a, b, opts);
+    let logins = logins(a, b, opts);
+    let total = groups.len() + logins.len();
+    let mut out = Vec::new();
+    let mut done = 0;
+    for part in groups.chunks(256) {
+        let changes: Vec<Vec<Change>> = part
+            .par_iter()
+            .map(|t| diff(a, b, t, aa.group(t), ab.group(t)))
+            .collect();
+        out.extend(changes.into_iter().flatten());
+        done += part.len();
+        progress(done, total);
+    }
+    for part in logins.chunks(256) {
+        let changes: Vec<Vec<Change>> = part.par_iter().map(|t| login_diff(a, b, t)).collect();
+        out.extend(changes.into_iter().flatten());
+        done += part.len();
+        progress(done, total);
+    }
+    out.retain(|c| {
+        opts.principal
+            .as_deref()
+            .is_none_or(|p| p == c.after.principal)
+    });
+    Ok(out)
+}
+
+/// The groups of both worlds the options select, this side's order first.
+fn groups(a: &Engine, b: &Engine, opts: &AuditOptions) -> Vec<Target3> {
     let mut seen = HashSet::new();
     let mut groups: Vec<Target3> = Vec::new();
     for t in resource_requests(&a.tr)
@@ -106,211 +135,51 @@ pub fn impact(
             groups.push(t);
         }
     }
+    groups
+}
+
+/// Every (API key, account) of either world as a `login` target (the key in arg `key`).
+fn logins(a: &Engine, b: &Engine, opts: &AuditOptions) -> Vec<Target3> {
     let mut logins: Vec<Target3> = Vec::new();
-    if opts.action.as_deref().is_none_or(|x| x == "login") {
-        let mut keys: Vec<&str> = a.tr.world.api_keys.iter().map(|k| k.id.as_str()).collect();
-        keys.extend(b.tr.world.api_keys.iter().map(|k| k.id.as_str()));
-        let mut accounts: Vec<&str> = a.tr.world.accounts.iter().map(|x| x.id.as_str()).collect();
-        accounts.extend(b.tr.world.accounts.iter().map(|x| x.id.as_str()));
-        let mut seen = HashSet::new();
-        for k in keys {
-            for acc in &accounts {
-                if opts.resource.as_deref().is_some_and(|r| r != *acc) {
-                    continue;
-                }
-                if seen.insert((k, *acc)) {
-                    logins.push(Target3 {
-                        action: "login",
-                        resource: acc.to_string(),
-                        args: BTreeMap::from([("key".into(), k.into())]),
-                    });
-                }
+    if opts.action.as_deref().is_some_and(|x| x != LOGIN) {
+        return logins;
+    }
+    let mut keys: Vec<&str> = a.tr.world.api_keys.iter().map(|k| k.id.as_str()).collect();
+    keys.extend(b.tr.world.api_keys.iter().map(|k| k.id.as_str()));
+    let mut accounts: Vec<&str> = a.tr.world.accounts.iter().map(|x| x.id.as_str()).collect();
+    accounts.extend(b.tr.world.accounts.iter().map(|x| x.id.as_str()));
+    let mut seen = HashSet::new();
+    for k in keys {
+        for acc in &accounts {
+            if opts.resource.as_deref().is_some_and(|r| r != *acc) {
+                continue;
+            }
+            if seen.insert((k, *acc)) {
+                logins.push(Target3 {
+                    action: LOGIN,
+                    resource: acc.to_string(),
+                    args: BTreeMap::from([("key".into(), k.into())]),
+                });
             }
         }
     }
-    let total = groups.len() + logins.len();
-    let mut out = Vec::new();
-    let mut done = 0;
-    for part in groups.chunks(256) {
-        let changes: Vec<Vec<Change>> = part
-            .par_iter()
-            .map(|t| diff(a, b, t, aa.group(t), ab.group(t)))
-            .collect();
-        out.extend(changes.into_iter().flatten());
-        done += part.len();
-        progress(done, total);
-    }
-    for part in logins.chunks(256) {
-        let changes: Vec<Vec<Change>> = part
-            .par_iter()
-            .map(|t| {
-                let key = t.args.get("key").cloned().unwrap_or_default();
-                let login = Target3 {
-                    action: "login",
-                    resource: t.resource.clone(),
-                    args: BTreeMap::new(),
-                };
-                let side = |e: &Engine| {
-                    e.decide(&spec_of(&login, &key))
-                        .ok()
-                        .filter(|d| d.decision == Verdict::Allow)
-                        .into_iter()
-                        .collect()
-                };
-                diff(a, b, &login, side(a), side(b))
-            })
-            .collect();
-        out.extend(changes.into_iter().flatten());
-        done += part.len();
-        progress(done, total);
-    }
-    out.retain(|c| {
-        opts.principal
-            .as_deref()
-            .is_none_or(|p| p == c.after.principal)
-    });
-    Ok(out)
+    logins
 }
 
-fn reasons_of(d: &Decision) -> String {
-    if d.reasons.is_empty() {
-        if d.decision == Verdict::Deny {
-            "nothing permits it".to_string()
-        } else {
-            String::new()
-        }
-    } else {
-        let lead = if d.decision == Verdict::Allow {
-            "permitted by"
-        } else {
-            "forbidden by"
-        };
-        format!(
-            "{lead} {}",
-            d.reasons
-                .iter()
-                .map(|r| r.policy.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    }
-}
-
-/// Write a change-impact report.
-pub fn write(
-    changes: &[Change],
-    format: AuditFormat,
-    out: &mut dyn std::io::Write,
-) -> std::io::Result<()> {
-    let mut per_action: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-    for c in changes {
-        let e = per_action.entry(c.after.action.as_str()).or_default();
-        if c.change == "gained" {
-            e.0 += 1
-        } else {
-            e.1 += 1
-        }
-    }
-    let row = |c: &Change| {
-        let mut v = audit_row_json(&c.after);
-        v["change"] = serde_json::json!(c.change);
-        v["before"] = serde_json::json!({"decision": c.before.decision, "reasons": c.before.reasons, "errors": c.before.errors});
-        v["after"] = serde_json::json!({"decision": c.after.decision, "reasons": c.after.reasons, "errors": c.after.errors});
-        v
+/// The change, if any, of one key logging in to one account.
+fn login_diff(a: &Engine, b: &Engine, t: &Target3) -> Vec<Change> {
+    let key = t.args.get("key").cloned().unwrap_or_default();
+    let login = Target3 {
+        action: LOGIN,
+        resource: t.resource.clone(),
+        args: BTreeMap::new(),
     };
-    let summary: serde_json::Value = per_action
-        .iter()
-        .map(|(a, (g, r))| {
-            (
-                a.to_string(),
-                serde_json::json!({"gained": g, "revoked": r}),
-            )
-        })
-        .collect::<serde_json::Map<_, _>>()
-        .into();
-    match format {
-        AuditFormat::Jsonl => {
-            for c in changes {
-                writeln!(out, "{}", row(c))?;
-            }
-        }
-        AuditFormat::Json => {
-            let rows: Vec<_> = changes.iter().map(row).collect();
-            writeln!(
-                out,
-                "{}",
-                serde_json::json!({"changes": rows, "summary": summary})
-            )?;
-        }
-        AuditFormat::Csv => {
-            writeln!(out, "change,principal,action,resource,args,before,after")?;
-            for c in changes {
-                let args = c
-                    .after
-                    .args
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(";");
-                let f = |s: &str| {
-                    if s.contains([',', '"', '\n']) {
-                        format!("\"{}\"", s.replace('"', "\"\""))
-                    } else {
-                        s.to_string()
-                    }
-                };
-                writeln!(
-                    out,
-                    "{},{},{},{},{},{},{}",
-                    c.change,
-                    f(&c.after.principal),
-                    f(&c.after.action),
-                    f(&c.after.resource),
-                    f(&args),
-                    f(&reasons_of(&c.before)),
-                    f(&reasons_of(&c.after))
-                )?;
-            }
-        }
-        AuditFormat::Text | AuditFormat::Markdown => {
-            let md = format == AuditFormat::Markdown;
-            if md {
-                writeln!(
-                    out,
-                    "| change | principal | action | resource | before | after |\n|---|---|---|---|---|---|"
-                )?;
-            }
-            for c in changes {
-                let sign = if c.change == "gained" { "+" } else { "-" };
-                if md {
-                    writeln!(
-                        out,
-                        "| {} | {} | {} | {} | {} | {} |",
-                        c.change,
-                        c.after.principal,
-                        c.after.action,
-                        target_label(&c.after),
-                        reasons_of(&c.before),
-                        reasons_of(&c.after)
-                    )?;
-                } else {
-                    writeln!(
-                        out,
-                        "{sign} {:<8} {} {} {}",
-                        c.change,
-                        c.after.principal,
-                        c.after.action,
-                        target_label(&c.after)
-                    )?;
-                    writeln!(out, "    before: {}", reasons_of(&c.before))?;
-                    writeln!(out, "    after:  {}", reasons_of(&c.after))?;
-                }
-            }
-            writeln!(out, "\n{} decisions differ", changes.len())?;
-            for (a, (g, r)) in &per_action {
-                writeln!(out, "  {a:<24} {g} gained, {r} revoked")?;
-            }
-        }
-    }
-    Ok(())
+    let side = |e: &Engine| {
+        e.decide(&spec_of(&login, &key))
+            .ok()
+            .filter(|d| d.decision == Verdict::Allow)
+            .into_iter()
+            .collect()
+    };
+    diff(a, b, &login, side(a), side(b))
 }

@@ -11,8 +11,19 @@
 //!
 //! May use: [`crate::decide`], [`crate::world`].
 
+pub mod error;
 pub mod exact;
 pub mod findings;
 pub mod impact;
 
+pub use error::AuditError;
 pub use exact::*;
+
+// The action names and the argument the audit treats apart, each named once here (until they
+// are read from the one definition of each action).
+/// The action whose principals are API keys and whose resources are accounts.
+const LOGIN: &str = "login";
+/// The action whose context names the caller when it is a service ID.
+const RESET: &str = "ks-api-key-reset";
+/// The argument naming the API key a request acts on.
+const APIKEY: &str = "apikey";

@@ -158,8 +158,8 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn Write) -> Outcome {
         {
             let other = load_engine(&against(common, a))?;
             let changes = impact::impact(&engine, &other, &a.opts, &progress)
-                .map_err(|e| Problem::new("", Default::default(), "", e))?;
-            impact::write(&changes, a.format, out).map_err(Outcome::io)?;
+                .map_err(|e| Problem::new("", Default::default(), "", e.to_string()))?;
+            crate::report::impact::write(&changes, a.format, out).map_err(Outcome::io)?;
             return Ok(Outcome::default());
         }
         let mut writer = AuditWriter::new(&mut *out, a.format, a.by).map_err(Outcome::io)?;
@@ -179,7 +179,7 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn Write) -> Outcome {
         if let Some(e) = failed {
             return Err(Outcome::io(e));
         }
-        let stats = stats.map_err(|e| Problem::new("", Default::default(), "", e))?;
+        let stats = stats.map_err(|e| Problem::new("", Default::default(), "", e.to_string()))?;
         let with_findings = a.findings || a.format == AuditFormat::Text;
         let found = if with_findings {
             findings::findings(&engine)
@@ -189,8 +189,11 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn Write) -> Outcome {
         let mut json_extra = serde_json::Map::new();
         let mut text_extra = String::new();
         if with_findings {
-            json_extra.insert("findings".into(), findings::findings_json(&found));
-            text_extra = format!("\n{}", findings::findings_text(&found));
+            json_extra.insert(
+                "findings".into(),
+                crate::report::findings::findings_json(&found),
+            );
+            text_extra = format!("\n{}", crate::report::findings::findings_text(&found));
         }
         json_extra.insert("stats".into(), serde_json::Value::String(stats.summary()));
         writer

@@ -31,9 +31,9 @@ pub fn findings(common: &Common) -> Outcome {
         let stdout = match common.format {
             Format::Json => format!(
                 "{}\n",
-                serde_json::json!({"findings": found::findings_json(&found)})
+                serde_json::json!({"findings": crate::report::findings::findings_json(&found)})
             ),
-            Format::Text => found::findings_text(&found),
+            Format::Text => crate::report::findings::findings_text(&found),
         };
         Ok(Outcome::new(stdout, Exit::Ok))
     })

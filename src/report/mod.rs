@@ -2,6 +2,8 @@
 //! INTERFACE.md shape). Owns formatting only; nothing here decides or changes anything.
 
 pub mod apply;
+pub mod findings;
+pub mod impact;
 pub mod log;
 pub mod run;
 pub mod testrun;

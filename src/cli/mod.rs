@@ -394,10 +394,10 @@ pub fn apply(common: &Common, spec: &RequestSpec, write: bool) -> Outcome {
         Format::Json => {
             let mut v = report::decision_json(d);
             if let Some(e) = &r.effect {
-                v["summary"] = serde_json::json!(e.summary);
-                v["changes"] = changes::changes_json(&e.changes);
-                if let Some(res) = &e.result {
-                    v["result"] = res.clone();
+                v["summary"] = serde_json::json!(report::changes::summary_text(&e.done));
+                v["changes"] = report::changes::changes_json(&e.changes);
+                if let Some(res) = report::changes::result_json(&e.done) {
+                    v["result"] = res;
                 }
                 if let Some(s) = &e.secret {
                     v["api_key_value"] = serde_json::json!(s.reveal());
@@ -414,7 +414,7 @@ pub fn apply(common: &Common, spec: &RequestSpec, write: bool) -> Outcome {
         Format::Text => {
             let mut s = report::decision_text(d);
             if let Some(e) = &r.effect {
-                s.push_str(&e.summary);
+                s.push_str(&report::changes::summary_text(&e.done));
                 s.push('\n');
                 if let Some(secret) = &e.secret {
                     s.push_str(&format!(
@@ -422,7 +422,7 @@ pub fn apply(common: &Common, spec: &RequestSpec, write: bool) -> Outcome {
                         secret.reveal()
                     ));
                 }
-                s.push_str(&changes::diff_text(&e.changes));
+                s.push_str(&report::changes::diff_text(&e.changes));
             }
             if let Some(n) = note {
                 s.push_str(&n);
@@ -505,8 +505,8 @@ pub fn run(common: &Common, script_path: &Path, write: bool) -> Outcome {
             failed += 1;
         }
         match common.format {
-            Format::Text => lines.push(scenario::step_line(i + 1, step, &r)),
-            Format::Json => steps_json.push(scenario::step_json(i + 1, step, &r)),
+            Format::Text => lines.push(report::scenario::step_line(i + 1, step, &r)),
+            Format::Json => steps_json.push(report::scenario::step_json(i + 1, step, &r)),
         }
     }
     let total = script.steps.len();
@@ -540,7 +540,7 @@ pub fn run(common: &Common, script_path: &Path, write: bool) -> Outcome {
                 "script": script.file,
                 "world": path.as_ref().map(|p| p.display().to_string()),
                 "steps": steps_json,
-                "changes": changes::changes_json(&final_changes),
+                "changes": report::changes::changes_json(&final_changes),
                 "passed": total - failed,
                 "failed": failed,
                 "written": written,
@@ -561,7 +561,7 @@ pub fn run(common: &Common, script_path: &Path, write: bool) -> Outcome {
                 s.push_str(&format!(
                     "final state: {} change(s)\n{}",
                     final_changes.len(),
-                    changes::diff_text(&final_changes)
+                    report::changes::diff_text(&final_changes)
                 ));
             }
             s.push_str(&format!(

@@ -1,6 +1,9 @@
 //! Output for people and programs: a decision as text (readable at a glance) or JSON (the
 //! INTERFACE.md shape). Owns formatting only; nothing here decides or changes anything.
 
+pub mod changes;
+pub mod scenario;
+
 use crate::decide::engine::{Decision, Verdict};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

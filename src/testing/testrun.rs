@@ -822,7 +822,7 @@ fn run_scenario(
             expected: format!("{expected}{}", step.why.text()),
             actual,
             decision: r.decision.clone(),
-            step: Some(scenario::step_line(i + 1, step, &r)),
+            step: Some(crate::report::scenario::step_line(i + 1, step, &r)),
         });
     }
     if !result.failures.is_empty() {

@@ -342,9 +342,7 @@ pub enum Done {
 /// A reset of the cluster API key of an account, region and resource group (R21-R23).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterKeyReset {
-    pub account: String,
-    pub region: String,
-    pub resource_group: String,
+    pub slot: SlotId,
     /// The new key.
     pub api_key: String,
     /// Whose credentials the new key carries: the caller's.
@@ -361,13 +359,46 @@ pub struct ClusterKeyReset {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterKeyInfo {
     pub cluster: String,
-    pub account: String,
-    pub region: String,
-    pub resource_group: String,
+    /// The slot of the cluster's account, region and resource group.
+    pub slot: SlotId,
     /// The key the slot names (`None`: no slot).
     pub api_key: Option<String>,
     /// Whose credentials that key carries (`None`: no slot, or the key no longer exists).
     pub identity: Option<String>,
+}
+
+/// Where a cluster API key slot sits: an account, a region and a resource group (R21).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotId {
+    pub account: String,
+    pub region: String,
+    pub resource_group: String,
+}
+
+impl SlotId {
+    fn new(account: &str, region: &str, resource_group: &str) -> Self {
+        SlotId {
+            account: account.to_string(),
+            region: region.to_string(),
+            resource_group: resource_group.to_string(),
+        }
+    }
+
+    /// Whether the slot is that of `account`, `region` and `resource_group`.
+    pub fn is(&self, account: &str, region: &str, resource_group: &str) -> bool {
+        self.account == account && self.region == region && self.resource_group == resource_group
+    }
+
+    /// The slot's id, `account/region/resource_group`, as a [`Change`] names it.
+    pub fn id(&self) -> String {
+        format!("{}/{}/{}", self.account, self.region, self.resource_group)
+    }
+}
+
+impl From<&ClusterApiKey> for SlotId {
+    fn from(s: &ClusterApiKey) -> Self {
+        SlotId::new(&s.account, &s.region, &s.resource_group)
+    }
 }
 
 /// The state flags of an API key that lock, unlock, disable and enable set.
@@ -649,9 +680,7 @@ fn reset_cluster_key(w: &mut World, d: &Decision) -> Result<(Done, Option<Secret
         fingerprint: Some(fingerprint(value.reveal())),
     });
     let mut reset = ClusterKeyReset {
-        account: account.to_string(),
-        region,
-        resource_group: rg,
+        slot: SlotId::new(account, &region, &rg),
         api_key: id,
         identity: principal.to_string(),
         previous: None,
@@ -666,16 +695,17 @@ fn reset_cluster_key(w: &mut World, d: &Decision) -> Result<(Done, Option<Secret
 
 /// Point the reset's slot at its new key (making the slot if there is none); the key it named.
 fn point_slot(w: &mut World, r: &ClusterKeyReset) -> Option<String> {
-    let slot = w.cluster_api_keys.iter_mut().find(|s| {
-        s.account == r.account && s.region == r.region && s.resource_group == r.resource_group
-    });
+    let slot = w
+        .cluster_api_keys
+        .iter_mut()
+        .find(|s| r.slot.is(&s.account, &s.region, &s.resource_group));
     match slot {
         Some(s) => Some(std::mem::replace(&mut s.api_key, r.api_key.clone())),
         None => {
             w.cluster_api_keys.push(ClusterApiKey {
-                account: r.account.clone(),
-                region: r.region.clone(),
-                resource_group: r.resource_group.clone(),
+                account: r.slot.account.clone(),
+                region: r.slot.region.clone(),
+                resource_group: r.slot.resource_group.clone(),
                 api_key: r.api_key.clone(),
             });
             None
@@ -697,9 +727,7 @@ fn mark_obsolete(w: &mut World, key: &str) -> Option<String> {
 fn addons_to_recreate(w: &World, r: &ClusterKeyReset) -> Vec<(String, Vec<String>)> {
     w.clusters
         .iter()
-        .filter(|c| {
-            c.account == r.account && c.region == r.region && c.resource_group == r.resource_group
-        })
+        .filter(|c| r.slot.is(&c.account, &c.region, &c.resource_group))
         .filter_map(|c| {
             let addons: Vec<String> = c
                 .addons
@@ -720,15 +748,15 @@ fn cluster_key_info(w: &World, d: &Decision) -> Result<Done, Failure> {
             format!("no cluster `{resource}`"),
         ));
     };
-    let slot = w.cluster_api_keys.iter().find(|s| {
-        s.account == c.account && s.region == c.region && s.resource_group == c.resource_group
-    });
+    let slot_id = SlotId::new(&c.account, &c.region, &c.resource_group);
+    let slot = w
+        .cluster_api_keys
+        .iter()
+        .find(|s| slot_id.is(&s.account, &s.region, &s.resource_group));
     let key = slot.and_then(|s| w.api_keys.iter().find(|k| k.id == s.api_key));
     Ok(Done::ClusterKeyInfo(ClusterKeyInfo {
         cluster: resource.to_string(),
-        account: c.account.clone(),
-        region: c.region.clone(),
-        resource_group: c.resource_group.clone(),
+        slot: slot_id,
         api_key: slot.map(|s| s.api_key.clone()),
         identity: key.map(|k| k.identity.clone()),
     }))
@@ -930,6 +958,7 @@ macro_rules! keyed_by_id {
     };
 }
 
+// The records with an id: the kinds `IdKind` names, here as their types.
 keyed_by_id!(
     Account,
     User,
@@ -988,9 +1017,8 @@ fn section_changes(section: &str, old: &Records, new: &Records, out: &mut Vec<Ch
     }
 }
 
-/// The id of a cluster API key slot: `account/region/resource_group`.
 fn slot_key(s: &ClusterApiKey) -> String {
-    format!("{}/{}/{}", s.account, s.region, s.resource_group)
+    SlotId::from(s).id()
 }
 
 fn display_key(section: &str, key: &str, v: &Value) -> String {

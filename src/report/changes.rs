@@ -5,7 +5,7 @@
 //! nor decide anything (the evaluator has done both). May use [`crate::evaluator`] and below.
 
 use crate::evaluator::changes::{
-    Change, ClusterKeyInfo, ClusterKeyReset, Done, IdentityKind, KeyFlag, LeakOutcome, Op,
+    Change, ClusterKeyInfo, ClusterKeyReset, Done, IdentityKind, KeyFlag, LeakOutcome, Op, SlotId,
 };
 use crate::world::{ApiKey, ClusterApiKey};
 use serde_json::{Value, json};
@@ -117,9 +117,9 @@ pub fn result_json(done: &Done) -> Option<Value> {
         }),
         Done::ClusterKeyInfo(i) => json!({
             "cluster": i.cluster,
-            "account": i.account,
-            "region": i.region,
-            "resource_group": i.resource_group,
+            "account": i.slot.account,
+            "region": i.slot.region,
+            "resource_group": i.slot.resource_group,
             "api_key": i.api_key,
             "identity": i.identity,
         }),
@@ -151,8 +151,8 @@ fn info_text(i: &ClusterKeyInfo) -> String {
     let cluster = &i.cluster;
     match (&i.api_key, &i.identity) {
         (None, _) => format!(
-            "cluster {cluster} ({}/{}/{}): no cluster API key is set",
-            i.account, i.region, i.resource_group
+            "cluster {cluster} ({}): no cluster API key is set",
+            i.slot.id()
         ),
         (Some(k), None) => {
             format!("cluster {cluster} uses API key {k}, which no longer exists: reset it (F2)")
@@ -190,8 +190,10 @@ fn kind_word(kind: IdentityKind) -> &'static str {
 
 fn reset_text(r: &ClusterKeyReset) -> String {
     let mut s = format!(
-        "cluster API key of {}/{}/{} reset to {} ({}'s credentials)",
-        r.account, r.region, r.resource_group, r.api_key, r.identity
+        "cluster API key of {} reset to {} ({}'s credentials)",
+        r.slot.id(),
+        r.api_key,
+        r.identity
     );
     match (&r.previous, &r.obsolete) {
         (Some(p), Some(_)) => s.push_str(&format!("; {p} is obsolete: delete it")),
@@ -223,10 +225,7 @@ fn removal_text(
         ));
     }
     if !orphaned.is_empty() {
-        let names: Vec<String> = orphaned
-            .iter()
-            .map(|o| format!("{}/{}/{}", o.account, o.region, o.resource_group))
-            .collect();
+        let names: Vec<String> = orphaned.iter().map(|o| SlotId::from(o).id()).collect();
         s.push_str(&format!(
             "; the cluster API key of {} is left without an owner: reset it with another identity (F2)",
             names.join(", ")

@@ -1,17 +1,20 @@
 //! Carrying out an allowed request: its effect on a [`World`] (create, update, delete, lock,
-//! reset, remove a user, …), described as typed [`Change`]s, plus the leak event (R14).
+//! reset, remove a user, …), described as typed [`Change`]s and a typed [`Done`], plus the leak
+//! event (R14). [`carry_out`] dispatches on the action name to one function per action family.
 //!
 //! Owns the state change of every action of INTERFACE.md and the secrets it makes (R12: a new
 //! key's value is random, shown once, and only its fingerprint is kept). It must not decide
 //! permissions: it runs only on a decision the policies allowed, reads no role, and checks no
-//! ownership. A fact a change needs that does not hold (a stale etag, no classic key to delete,
-//! a world the change would leave invalid) is a [`Failure`] of the operation, not a deny.
+//! ownership; nor does it word what it did (`report::changes` does). A fact a change needs that
+//! does not hold (a stale etag, no classic key to delete, a world the change would leave
+//! invalid) is a [`Failure`] of the operation, not a deny.
 
 use crate::decide::engine::{Decision, Verdict};
 use crate::decide::request::RequestSpec;
 use crate::world::RoleCatalog;
 use crate::world::{
-    self, ApiKey, ClassicKey, ClusterApiKey, IdKind, LeakAction, Restriction, World,
+    self, AccessGroup, Account, ApiKey, ClassicKey, Cluster, ClusterApiKey, IdKind, LeakAction,
+    Restriction, RoleBinding, ServiceId, User, World,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -79,11 +82,9 @@ pub struct Effect {
     pub world: World,
     /// What changed, record by record (empty for get, login and info).
     pub changes: Vec<Change>,
-    /// One line for people: what was done.
-    pub summary: String,
-    /// What the operation reports (a key's metadata, whose credentials a cluster uses, the
-    /// clusters a reset affects, the cluster keys a removal orphans, …).
-    pub result: Option<Value>,
+    /// What was done and what the operation reports (a key's metadata, whose credentials a
+    /// cluster uses, the clusters a reset affects, the cluster keys a removal orphans, …).
+    pub done: Done,
     /// A key value generated for the caller, to be printed once (never for caller-supplied
     /// values, which are not echoed, nor for a cluster reset, whose key only the clusters get).
     pub secret: Option<Secret>,
@@ -239,447 +240,585 @@ pub fn carry_out(
     }
     let mut w = before.clone();
     let d = decision;
-    let principal = d.principal.as_str();
-    let resource = d.resource.as_str();
-    let mut result = None;
-    let mut secret = None;
-    let summary: String;
-    match d.action.as_str() {
-        "api-key-create" => {
-            let account = need(d, "account", "the account the key is created in")?.to_string();
-            let value = match spec.args.get("apikey") {
-                // translate() has rejected values shorter than 32 characters (R12).
-                Some(v) => Secret(v.clone()),
-                None => {
-                    let s = new_secret()?;
-                    secret = Some(s.clone());
-                    s
-                }
-            };
-            let locked = match arg(d, "locked") {
-                None | Some("false") => false,
-                Some("true") => true,
-                Some(other) => {
-                    return Err(fail(
-                        FailureKind::Invalid,
-                        format!("--arg locked: `{other}` is not true or false"),
-                    ));
-                }
-            };
-            let id = next_id(&w, "key");
-            let key = ApiKey {
-                id: id.clone(),
-                name: arg(d, "name").unwrap_or("api-key").to_string(),
-                identity: resource.to_string(),
-                account: account.clone(),
-                description: arg(d, "description").unwrap_or_default().to_string(),
-                created_by: Some(principal.to_string()),
-                locked,
-                disabled: false,
-                expires_at: arg(d, "expires_at").map(String::from),
-                action_when_leaked: arg(d, "action_when_leaked")
-                    .and_then(LeakAction::parse)
-                    .unwrap_or_default(),
-                etag: Some("1".into()),
-                obsolete: false,
-                fingerprint: Some(fingerprint(value.reveal())),
-            };
-            w.api_keys.push(key);
-            summary = format!("created API key {id} for {resource} in {account}");
-            result = Some(json!({"api_key": id}));
-        }
-        "api-key-get" => {
-            let k = &w.api_keys[key_index(&w, resource)?];
-            let mut meta = serde_json::to_value(k).unwrap_or(Value::Null);
-            meta["etag"] = json!(current_etag(k));
-            summary = format!("API key {resource}: {}", one_line(&meta));
-            result = Some(meta);
-        }
-        "api-key-update" => {
-            let i = key_index(&w, resource)?;
-            let etag = need(
-                d,
-                "etag",
-                "the key's current entity tag, or * for any (R15)",
-            )?;
-            let cur = current_etag(&w.api_keys[i]);
-            if etag != "*" && etag != cur {
-                return Err(fail(
-                    FailureKind::Conflict,
-                    format!(
-                        "API key {resource} is at etag \"{cur}\", the request carries \"{etag}\" (R15); nothing changed"
-                    ),
-                ));
-            }
-            let k = &mut w.api_keys[i];
-            let mut changed = Vec::new();
-            if let Some(v) = arg(d, "name") {
-                if k.name != v {
-                    k.name = v.to_string();
-                    changed.push("name");
-                }
-            }
-            if let Some(v) = arg(d, "description") {
-                if k.description != v {
-                    k.description = v.to_string();
-                    changed.push("description");
-                }
-            }
-            if let Some(v) = arg(d, "expires_at") {
-                if k.expires_at.as_deref() != Some(v) {
-                    k.expires_at = Some(v.to_string());
-                    changed.push("expires_at");
-                }
-            }
-            if let Some(v) = arg(d, "action_when_leaked").and_then(LeakAction::parse) {
-                if k.action_when_leaked != v {
-                    k.action_when_leaked = v;
-                    changed.push("action_when_leaked");
-                }
-            }
-            if changed.is_empty() {
-                summary = format!("API key {resource}: nothing to update");
-            } else {
-                bump_etag(k);
-                summary = format!("updated API key {resource} ({})", changed.join(", "));
-            }
-            result = Some(json!({"api_key": resource, "etag": current_etag(k)}));
-        }
-        "api-key-delete" => {
-            let i = key_index(&w, resource)?;
-            w.api_keys.remove(i);
-            let slots = slots_naming(&w, resource);
-            summary = if slots.is_empty() {
-                format!("deleted API key {resource}")
-            } else {
-                format!(
-                    "deleted API key {resource}; the cluster API key of {} now names a deleted key: reset it (F2)",
-                    slots.join(", ")
-                )
-            };
-            result = Some(json!({"api_key": resource, "cluster_key_slots": slots}));
-        }
-        "api-key-lock" | "api-key-unlock" | "api-key-disable" | "api-key-enable" => {
-            let i = key_index(&w, resource)?;
-            let k = &mut w.api_keys[i];
-            let (flag, value, word) = match d.action.as_str() {
-                "api-key-lock" => (&mut k.locked, true, "locked"),
-                "api-key-unlock" => (&mut k.locked, false, "unlocked"),
-                "api-key-disable" => (&mut k.disabled, true, "disabled"),
-                _ => (&mut k.disabled, false, "enabled"),
-            };
-            if *flag == value {
-                summary = format!("API key {resource} is already {word}");
-            } else {
-                *flag = value;
-                bump_etag(k);
-                summary = format!("{word} API key {resource}");
-            }
-        }
-        "login" => {
-            let k = &w.api_keys[key_index(&w, principal)?];
-            let kind = match w.index().ids.get(&k.identity) {
-                Some((IdKind::ServiceId, _)) => "service ID",
-                _ => "user",
-            };
-            summary = format!(
-                "API key {principal} authenticates as {kind} {} in account {resource}",
-                k.identity
-            );
-            result = Some(json!({
-                "api_key": principal,
-                "identity": k.identity,
-                "identity_kind": kind,
-                "account": resource,
-            }));
-        }
-        "classic-api-key-create" => {
-            let account = need(d, "account", "the account of the classic key")?.to_string();
-            let id = next_id(&w, "ck");
-            w.classic_keys.push(ClassicKey {
-                id: id.clone(),
-                user: resource.to_string(),
-                account: account.clone(),
-            });
-            // A classic key record keeps no trace of its value at all.
-            secret = Some(new_secret()?);
-            summary =
-                format!("created classic infrastructure API key {id} for {resource} in {account}");
-            result = Some(json!({"classic_key": id}));
-        }
-        "classic-api-key-get" | "classic-api-key-delete" => {
-            let account = need(d, "account", "the account of the classic key")?.to_string();
-            let Some(i) = w
-                .classic_keys
-                .iter()
-                .position(|c| c.user == resource && c.account == account)
-            else {
-                return Err(fail(
-                    FailureKind::NotFound,
-                    format!("{resource} has no classic infrastructure API key in {account}"),
-                ));
-            };
-            if d.action == "classic-api-key-get" {
-                let c = &w.classic_keys[i];
-                summary = format!(
-                    "classic infrastructure API key {} of {resource} in {account}",
-                    c.id
-                );
-                result = Some(serde_json::to_value(c).unwrap_or(Value::Null));
-            } else {
-                let c = w.classic_keys.remove(i);
-                summary = format!(
-                    "deleted classic infrastructure API key {} of {resource} in {account}",
-                    c.id
-                );
-                result = Some(json!({"classic_key": c.id}));
-            }
-        }
-        "account-settings-update" => {
-            let v = need(
-                d,
-                "restrict_user_api_key_creation",
-                "RESTRICTED, NOT_RESTRICTED or NOT_SET",
-            )?;
-            let Some(r) = Restriction::parse(v) else {
-                return Err(fail(
-                    FailureKind::Invalid,
-                    format!("`{v}` is not one of RESTRICTED, NOT_RESTRICTED, NOT_SET"),
-                ));
-            };
-            let Some(a) = w.accounts.iter_mut().find(|a| a.id == resource) else {
-                return Err(fail(
-                    FailureKind::NotFound,
-                    format!("no account `{resource}`"),
-                ));
-            };
-            if a.restrict_user_api_key_creation == r {
-                summary =
-                    format!("account {resource}: restrict_user_api_key_creation is already {v}");
-            } else {
-                a.restrict_user_api_key_creation = r;
-                summary = format!("account {resource}: restrict_user_api_key_creation set to {v}");
-            }
-        }
-        "ks-api-key-reset" => {
-            let region =
-                need(d, "region", "the region whose cluster API key is reset")?.to_string();
-            let rg = need(d, "resource_group", "the resource group")?.to_string();
-            let value = new_secret()?;
-            let id = next_id(&w, "key");
-            w.api_keys.push(ApiKey {
-                id: id.clone(),
-                name: CLUSTER_KEY_NAME.to_string(),
-                identity: principal.to_string(),
-                account: resource.to_string(),
-                description: format!("cluster API key of {region}/{rg}"),
-                created_by: Some(principal.to_string()),
-                locked: false,
-                disabled: false,
-                expires_at: None,
-                action_when_leaked: LeakAction::default(),
-                etag: Some("1".into()),
-                obsolete: false,
-                fingerprint: Some(fingerprint(value.reveal())),
-            });
-            let slot = w
-                .cluster_api_keys
-                .iter_mut()
-                .find(|s| s.account == resource && s.region == region && s.resource_group == rg);
-            let previous = match slot {
-                Some(s) => Some(std::mem::replace(&mut s.api_key, id.clone())),
-                None => {
-                    w.cluster_api_keys.push(ClusterApiKey {
-                        account: resource.to_string(),
-                        region: region.clone(),
-                        resource_group: rg.clone(),
-                        api_key: id.clone(),
-                    });
-                    None
-                }
-            };
-            let mut obsoleted = None;
-            if let Some(p) = &previous {
-                if let Some(k) = w.api_keys.iter_mut().find(|k| &k.id == p) {
-                    if !k.obsolete {
-                        k.obsolete = true;
-                        bump_etag(k);
-                    }
-                    obsoleted = Some(p.clone());
-                }
-            }
-            let affected: Vec<Value> = w
-                .clusters
-                .iter()
-                .filter(|c| c.account == resource && c.region == region && c.resource_group == rg)
-                .filter_map(|c| {
-                    let addons: Vec<&String> = c
-                        .addons
-                        .iter()
-                        .filter(|a| ADDONS_TO_RECREATE.contains(&a.as_str()))
-                        .collect();
-                    (!addons.is_empty()).then(|| json!({"cluster": c.id, "addons": addons}))
-                })
-                .collect();
-            let mut s = format!(
-                "cluster API key of {resource}/{region}/{rg} reset to {id} ({principal}'s credentials)"
-            );
-            match (&previous, &obsoleted) {
-                (Some(p), Some(_)) => s.push_str(&format!("; {p} is obsolete: delete it")),
-                (Some(p), None) => s.push_str(&format!("; the previous key {p} no longer exists")),
-                _ => {}
-            }
-            if !affected.is_empty() {
-                let names: Vec<String> = affected
-                    .iter()
-                    .map(|a| {
-                        format!(
-                            "{} ({})",
-                            a["cluster"].as_str().unwrap_or_default(),
-                            a["addons"]
-                                .as_array()
-                                .map(|v| v
-                                    .iter()
-                                    .filter_map(Value::as_str)
-                                    .collect::<Vec<_>>()
-                                    .join(", "))
-                                .unwrap_or_default()
-                        )
-                    })
-                    .collect();
-                s.push_str(&format!("; re-create add-ons on {}", names.join(", ")));
-            }
-            summary = s;
-            result = Some(json!({
-                "api_key": id,
-                "previous_api_key": previous,
-                "obsolete": obsoleted,
-                "recreate_addons": affected,
-            }));
-        }
-        "ks-api-key-info" => {
-            let Some(c) = w.clusters.iter().find(|c| c.id == resource) else {
-                return Err(fail(
-                    FailureKind::NotFound,
-                    format!("no cluster `{resource}`"),
-                ));
-            };
-            let slot = w.cluster_api_keys.iter().find(|s| {
-                s.account == c.account
-                    && s.region == c.region
-                    && s.resource_group == c.resource_group
-            });
-            let key = slot.and_then(|s| w.api_keys.iter().find(|k| k.id == s.api_key));
-            summary = match (slot, key) {
-                (None, _) => format!(
-                    "cluster {resource} ({}/{}/{}): no cluster API key is set",
-                    c.account, c.region, c.resource_group
-                ),
-                (Some(s), None) => format!(
-                    "cluster {resource} uses API key {}, which no longer exists: reset it (F2)",
-                    s.api_key
-                ),
-                (Some(s), Some(k)) => format!(
-                    "cluster {resource} uses API key {} ({}'s credentials)",
-                    s.api_key, k.identity
-                ),
-            };
-            result = Some(json!({
-                "cluster": resource,
-                "account": c.account,
-                "region": c.region,
-                "resource_group": c.resource_group,
-                "api_key": slot.map(|s| s.api_key.clone()),
-                "identity": key.map(|k| k.identity.clone()),
-            }));
-        }
-        "user-remove" => {
-            let account = need(d, "account", "the account the user is removed from")?.to_string();
-            if w.accounts
-                .iter()
-                .any(|a| a.id == account && a.owner == resource)
-            {
-                return Err(fail(
-                    FailureKind::Invalid,
-                    format!(
-                        "{resource} owns account {account}: an owner's membership cannot be removed"
-                    ),
-                ));
-            }
-            let Some(u) = w.users.iter_mut().find(|u| u.id == resource) else {
-                return Err(fail(FailureKind::NotFound, format!("no user `{resource}`")));
-            };
-            let Some(m) = u.accounts.iter().position(|a| *a == account) else {
-                return Err(fail(
-                    FailureKind::NotFound,
-                    format!("{resource} is not a member of {account}"),
-                ));
-            };
-            u.accounts.remove(m);
-            // Cluster API keys of this account that run on the user's credentials lose their
-            // owner, whether the key itself is removed (created here) or not (created elsewhere).
-            let orphaned: Vec<Value> = w
-                .cluster_api_keys
-                .iter()
-                .filter(|s| s.account == account)
-                .filter(|s| {
-                    w.api_keys
-                        .iter()
-                        .any(|k| k.id == s.api_key && k.identity == resource)
-                })
-                .map(|s| json!({"account": s.account, "region": s.region, "resource_group": s.resource_group, "api_key": s.api_key}))
-                .collect();
-            let removed: Vec<String> = w
-                .api_keys
-                .iter()
-                .filter(|k| k.identity == resource && k.account == account)
-                .map(|k| k.id.clone())
-                .collect();
-            w.api_keys
-                .retain(|k| !(k.identity == resource && k.account == account));
-            // What only a member may hold in the account goes with the membership.
-            w.role_bindings
-                .retain(|b| !(b.subject == resource && b.account == account));
-            for g in w.access_groups.iter_mut().filter(|g| g.account == account) {
-                g.members.retain(|m| m != resource);
-            }
-            w.classic_keys
-                .retain(|c| !(c.user == resource && c.account == account));
-            let mut s = format!("removed {resource} from {account}");
-            if !removed.is_empty() {
-                s.push_str(&format!(
-                    " and the API keys {resource} created there ({})",
-                    removed.join(", ")
-                ));
-            }
-            if !orphaned.is_empty() {
-                let names: Vec<String> = orphaned
-                    .iter()
-                    .map(|o| {
-                        format!(
-                            "{}/{}/{}",
-                            o["account"].as_str().unwrap_or_default(),
-                            o["region"].as_str().unwrap_or_default(),
-                            o["resource_group"].as_str().unwrap_or_default()
-                        )
-                    })
-                    .collect();
-                s.push_str(&format!(
-                    "; the cluster API key of {} is left without an owner: reset it with another identity (F2)",
-                    names.join(", ")
-                ));
-            }
-            summary = s;
-            result = Some(json!({"removed_api_keys": removed, "orphaned_cluster_keys": orphaned}));
-        }
+    // One arm per action, and none that does nothing: an action without its state change
+    // fails here, naming itself.
+    let (done, secret) = match d.action.as_str() {
+        "api-key-create" => create_key(&mut w, d, spec)?,
+        "api-key-get" => (show_key(&w, d)?, None),
+        "api-key-update" => (update_key(&mut w, d)?, None),
+        "api-key-delete" => (delete_key(&mut w, d)?, None),
+        "api-key-lock" => (set_flag(&mut w, d, KeyFlag::Lock)?, None),
+        "api-key-unlock" => (set_flag(&mut w, d, KeyFlag::Unlock)?, None),
+        "api-key-disable" => (set_flag(&mut w, d, KeyFlag::Disable)?, None),
+        "api-key-enable" => (set_flag(&mut w, d, KeyFlag::Enable)?, None),
+        "login" => (login(&w, d)?, None),
+        "classic-api-key-create" => create_classic(&mut w, d)?,
+        "classic-api-key-get" => (show_classic(&w, d)?, None),
+        "classic-api-key-delete" => (delete_classic(&mut w, d)?, None),
+        "account-settings-update" => (update_settings(&mut w, d)?, None),
+        "ks-api-key-reset" => reset_cluster_key(&mut w, d)?,
+        "ks-api-key-info" => (cluster_key_info(&w, d)?, None),
+        "user-remove" => (remove_user(&mut w, d)?, None),
         other => {
             return Err(fail(
                 FailureKind::Invalid,
                 format!("keyward cannot carry out `{other}`"),
             ));
         }
+    };
+    finish(before, w, done, secret, roles)
+}
+
+/// What a carried-out request or event did, in typed terms (`report::changes` words it for
+/// people and programs). Ids are the world's; a cluster API key slot reads
+/// `account/region/resource_group`, as in a [`Change`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Done {
+    /// `api-key-create`: a key for `identity` in `account`.
+    KeyCreated {
+        id: String,
+        identity: String,
+        account: String,
+    },
+    /// `api-key-get`: the key's record, with its current etag.
+    KeyShown { key: Box<ApiKey>, etag: String },
+    /// `api-key-update`: the fields that changed (none: nothing to update) and the etag after.
+    KeyUpdated {
+        id: String,
+        changed: Vec<&'static str>,
+        etag: String,
+    },
+    /// `api-key-delete`: the cluster API key slots that still name the deleted key (F2).
+    KeyDeleted { id: String, slots: Vec<String> },
+    /// Lock, unlock, disable or enable; `already` when the key was in that state.
+    KeyFlagSet {
+        id: String,
+        flag: KeyFlag,
+        already: bool,
+    },
+    /// `login`: whom the key authenticates as in `account`.
+    LoggedIn {
+        key: String,
+        identity: String,
+        kind: IdentityKind,
+        account: String,
+    },
+    /// `classic-api-key-create`.
+    ClassicKeyCreated {
+        id: String,
+        user: String,
+        account: String,
+    },
+    /// `classic-api-key-get`.
+    ClassicKeyShown { key: ClassicKey },
+    /// `classic-api-key-delete`.
+    ClassicKeyDeleted { key: ClassicKey },
+    /// `account-settings-update`; `already` when the setting had that value.
+    RestrictionSet {
+        account: String,
+        value: Restriction,
+        already: bool,
+    },
+    /// `ks-api-key-reset`.
+    ClusterKeyReset(Box<ClusterKeyReset>),
+    /// `ks-api-key-info`.
+    ClusterKeyInfo(ClusterKeyInfo),
+    /// `user-remove`: the keys removed with the membership and the cluster API key slots
+    /// left without an owner.
+    UserRemoved {
+        user: String,
+        account: String,
+        removed_keys: Vec<String>,
+        orphaned: Vec<ClusterApiKey>,
+    },
+    /// A reported leak and what its leak action did (R14).
+    KeyLeaked {
+        key: String,
+        action: LeakAction,
+        outcome: LeakOutcome,
+    },
+}
+
+/// A reset of the cluster API key of an account, region and resource group (R21-R23).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterKeyReset {
+    pub slot: SlotId,
+    /// The new key.
+    pub api_key: String,
+    /// Whose credentials the new key carries: the caller's.
+    pub identity: String,
+    /// The key the slot named before (`None`: a new slot).
+    pub previous: Option<String>,
+    /// The previous key, now marked obsolete (`None`: no previous key, or it no longer exists).
+    pub obsolete: Option<String>,
+    /// The clusters whose add-ons must be re-created, each with those add-ons (R23).
+    pub recreate_addons: Vec<(String, Vec<String>)>,
+}
+
+/// The cluster API key of a cluster: the slot of its region and resource group, if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterKeyInfo {
+    pub cluster: String,
+    /// The slot of the cluster's account, region and resource group.
+    pub slot: SlotId,
+    /// The key the slot names (`None`: no slot).
+    pub api_key: Option<String>,
+    /// Whose credentials that key carries (`None`: no slot, or the key no longer exists).
+    pub identity: Option<String>,
+}
+
+/// Where a cluster API key slot sits: an account, a region and a resource group (R21).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotId {
+    pub account: String,
+    pub region: String,
+    pub resource_group: String,
+}
+
+impl SlotId {
+    fn new(account: &str, region: &str, resource_group: &str) -> Self {
+        SlotId {
+            account: account.to_string(),
+            region: region.to_string(),
+            resource_group: resource_group.to_string(),
+        }
     }
-    finish(before, w, summary, result, secret, roles)
+
+    /// Whether the slot is that of `account`, `region` and `resource_group`.
+    pub fn is(&self, account: &str, region: &str, resource_group: &str) -> bool {
+        self.account == account && self.region == region && self.resource_group == resource_group
+    }
+
+    /// The slot's id, `account/region/resource_group`, as a [`Change`] names it.
+    pub fn id(&self) -> String {
+        format!("{}/{}/{}", self.account, self.region, self.resource_group)
+    }
+}
+
+impl From<&ClusterApiKey> for SlotId {
+    fn from(s: &ClusterApiKey) -> Self {
+        SlotId::new(&s.account, &s.region, &s.resource_group)
+    }
+}
+
+/// The state flags of an API key that lock, unlock, disable and enable set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFlag {
+    Lock,
+    Unlock,
+    Disable,
+    Enable,
+}
+
+/// Whether a key's identity is a user or a service ID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityKind {
+    User,
+    ServiceId,
+}
+
+/// What a leak's action did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeakOutcome {
+    /// The leak action is `none`.
+    NothingDone,
+    AlreadyDisabled,
+    Disabled,
+    Deleted,
+}
+
+fn create_key(
+    w: &mut World,
+    d: &Decision,
+    spec: &RequestSpec,
+) -> Result<(Done, Option<Secret>), Failure> {
+    let account = need(d, "account", "the account the key is created in")?.to_string();
+    let mut secret = None;
+    let value = match spec.args.get("apikey") {
+        // translate() has rejected values shorter than 32 characters (R12).
+        Some(v) => Secret(v.clone()),
+        None => {
+            let s = new_secret()?;
+            secret = Some(s.clone());
+            s
+        }
+    };
+    let locked = match arg(d, "locked") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(fail(
+                FailureKind::Invalid,
+                format!("--arg locked: `{other}` is not true or false"),
+            ));
+        }
+    };
+    let id = next_id(w, "key");
+    w.api_keys.push(ApiKey {
+        id: id.clone(),
+        name: arg(d, "name").unwrap_or("api-key").to_string(),
+        identity: d.resource.clone(),
+        account: account.clone(),
+        description: arg(d, "description").unwrap_or_default().to_string(),
+        created_by: Some(d.principal.clone()),
+        locked,
+        disabled: false,
+        expires_at: arg(d, "expires_at").map(String::from),
+        action_when_leaked: arg(d, "action_when_leaked")
+            .and_then(LeakAction::parse)
+            .unwrap_or_default(),
+        etag: Some("1".into()),
+        obsolete: false,
+        fingerprint: Some(fingerprint(value.reveal())),
+    });
+    let done = Done::KeyCreated {
+        id,
+        identity: d.resource.clone(),
+        account,
+    };
+    Ok((done, secret))
+}
+
+fn show_key(w: &World, d: &Decision) -> Result<Done, Failure> {
+    let k = &w.api_keys[key_index(w, &d.resource)?];
+    Ok(Done::KeyShown {
+        key: Box::new(k.clone()),
+        etag: current_etag(k),
+    })
+}
+
+fn update_key(w: &mut World, d: &Decision) -> Result<Done, Failure> {
+    let resource = d.resource.as_str();
+    let i = key_index(w, resource)?;
+    let etag = need(
+        d,
+        "etag",
+        "the key's current entity tag, or * for any (R15)",
+    )?;
+    let cur = current_etag(&w.api_keys[i]);
+    if etag != "*" && etag != cur {
+        return Err(fail(
+            FailureKind::Conflict,
+            format!(
+                "API key {resource} is at etag \"{cur}\", the request carries \"{etag}\" (R15); nothing changed"
+            ),
+        ));
+    }
+    let k = &mut w.api_keys[i];
+    let mut changed = Vec::new();
+    if let Some(v) = arg(d, "name") {
+        if k.name != v {
+            k.name = v.to_string();
+            changed.push("name");
+        }
+    }
+    if let Some(v) = arg(d, "description") {
+        if k.description != v {
+            k.description = v.to_string();
+            changed.push("description");
+        }
+    }
+    if let Some(v) = arg(d, "expires_at") {
+        if k.expires_at.as_deref() != Some(v) {
+            k.expires_at = Some(v.to_string());
+            changed.push("expires_at");
+        }
+    }
+    if let Some(v) = arg(d, "action_when_leaked").and_then(LeakAction::parse) {
+        if k.action_when_leaked != v {
+            k.action_when_leaked = v;
+            changed.push("action_when_leaked");
+        }
+    }
+    if !changed.is_empty() {
+        bump_etag(k);
+    }
+    Ok(Done::KeyUpdated {
+        id: resource.to_string(),
+        changed,
+        etag: current_etag(k),
+    })
+}
+
+fn delete_key(w: &mut World, d: &Decision) -> Result<Done, Failure> {
+    let i = key_index(w, &d.resource)?;
+    w.api_keys.remove(i);
+    Ok(Done::KeyDeleted {
+        id: d.resource.clone(),
+        slots: slots_naming(w, &d.resource),
+    })
+}
+
+fn set_flag(w: &mut World, d: &Decision, flag: KeyFlag) -> Result<Done, Failure> {
+    let i = key_index(w, &d.resource)?;
+    let k = &mut w.api_keys[i];
+    let (field, value) = match flag {
+        KeyFlag::Lock => (&mut k.locked, true),
+        KeyFlag::Unlock => (&mut k.locked, false),
+        KeyFlag::Disable => (&mut k.disabled, true),
+        KeyFlag::Enable => (&mut k.disabled, false),
+    };
+    let already = *field == value;
+    if !already {
+        *field = value;
+        bump_etag(k);
+    }
+    Ok(Done::KeyFlagSet {
+        id: d.resource.clone(),
+        flag,
+        already,
+    })
+}
+
+fn login(w: &World, d: &Decision) -> Result<Done, Failure> {
+    let k = &w.api_keys[key_index(w, &d.principal)?];
+    let kind = match w.index().ids.get(&k.identity) {
+        Some((IdKind::ServiceId, _)) => IdentityKind::ServiceId,
+        _ => IdentityKind::User,
+    };
+    Ok(Done::LoggedIn {
+        key: d.principal.clone(),
+        identity: k.identity.clone(),
+        kind,
+        account: d.resource.clone(),
+    })
+}
+
+fn create_classic(w: &mut World, d: &Decision) -> Result<(Done, Option<Secret>), Failure> {
+    let account = need(d, "account", "the account of the classic key")?.to_string();
+    let id = next_id(w, "ck");
+    w.classic_keys.push(ClassicKey {
+        id: id.clone(),
+        user: d.resource.clone(),
+        account: account.clone(),
+    });
+    // A classic key record keeps no trace of its value at all.
+    let secret = new_secret()?;
+    let done = Done::ClassicKeyCreated {
+        id,
+        user: d.resource.clone(),
+        account,
+    };
+    Ok((done, Some(secret)))
+}
+
+/// The position of the classic key the request names: its user's in its account.
+fn classic_index(w: &World, d: &Decision) -> Result<usize, Failure> {
+    let (resource, account) = (
+        d.resource.as_str(),
+        need(d, "account", "the account of the classic key")?,
+    );
+    w.classic_keys
+        .iter()
+        .position(|c| c.user == resource && c.account == account)
+        .ok_or_else(|| {
+            fail(
+                FailureKind::NotFound,
+                format!("{resource} has no classic infrastructure API key in {account}"),
+            )
+        })
+}
+
+fn show_classic(w: &World, d: &Decision) -> Result<Done, Failure> {
+    let key = w.classic_keys[classic_index(w, d)?].clone();
+    Ok(Done::ClassicKeyShown { key })
+}
+
+fn delete_classic(w: &mut World, d: &Decision) -> Result<Done, Failure> {
+    let key = w.classic_keys.remove(classic_index(w, d)?);
+    Ok(Done::ClassicKeyDeleted { key })
+}
+
+fn update_settings(w: &mut World, d: &Decision) -> Result<Done, Failure> {
+    let v = need(
+        d,
+        "restrict_user_api_key_creation",
+        "RESTRICTED, NOT_RESTRICTED or NOT_SET",
+    )?;
+    let Some(value) = Restriction::parse(v) else {
+        return Err(fail(
+            FailureKind::Invalid,
+            format!("`{v}` is not one of RESTRICTED, NOT_RESTRICTED, NOT_SET"),
+        ));
+    };
+    let resource = d.resource.as_str();
+    let Some(a) = w.accounts.iter_mut().find(|a| a.id == resource) else {
+        return Err(fail(
+            FailureKind::NotFound,
+            format!("no account `{resource}`"),
+        ));
+    };
+    let already = a.restrict_user_api_key_creation == value;
+    a.restrict_user_api_key_creation = value;
+    Ok(Done::RestrictionSet {
+        account: resource.to_string(),
+        value,
+        already,
+    })
+}
+
+fn reset_cluster_key(w: &mut World, d: &Decision) -> Result<(Done, Option<Secret>), Failure> {
+    let (principal, account) = (d.principal.as_str(), d.resource.as_str());
+    let region = need(d, "region", "the region whose cluster API key is reset")?.to_string();
+    let rg = need(d, "resource_group", "the resource group")?.to_string();
+    // The new key's value goes to the clusters only: it is not shown to the caller.
+    let value = new_secret()?;
+    let id = next_id(w, "key");
+    w.api_keys.push(ApiKey {
+        id: id.clone(),
+        name: CLUSTER_KEY_NAME.to_string(),
+        identity: principal.to_string(),
+        account: account.to_string(),
+        description: format!("cluster API key of {region}/{rg}"),
+        created_by: Some(principal.to_string()),
+        locked: false,
+        disabled: false,
+        expires_at: None,
+        action_when_leaked: LeakAction::default(),
+        etag: Some("1".into()),
+        obsolete: false,
+        fingerprint: Some(fingerprint(value.reveal())),
+    });
+    let mut reset = ClusterKeyReset {
+        slot: SlotId::new(account, &region, &rg),
+        api_key: id,
+        identity: principal.to_string(),
+        previous: None,
+        obsolete: None,
+        recreate_addons: Vec::new(),
+    };
+    reset.previous = point_slot(w, &reset);
+    reset.obsolete = reset.previous.as_deref().and_then(|p| mark_obsolete(w, p));
+    reset.recreate_addons = addons_to_recreate(w, &reset);
+    Ok((Done::ClusterKeyReset(Box::new(reset)), None))
+}
+
+/// Point the reset's slot at its new key (making the slot if there is none); the key it named.
+fn point_slot(w: &mut World, r: &ClusterKeyReset) -> Option<String> {
+    let slot = w
+        .cluster_api_keys
+        .iter_mut()
+        .find(|s| r.slot.is(&s.account, &s.region, &s.resource_group));
+    match slot {
+        Some(s) => Some(std::mem::replace(&mut s.api_key, r.api_key.clone())),
+        None => {
+            w.cluster_api_keys.push(ClusterApiKey {
+                account: r.slot.account.clone(),
+                region: r.slot.region.clone(),
+                resource_group: r.slot.resource_group.clone(),
+                api_key: r.api_key.clone(),
+            });
+            None
+        }
+    }
+}
+
+/// Mark a replaced cluster key obsolete (R23); `None` when it no longer exists.
+fn mark_obsolete(w: &mut World, key: &str) -> Option<String> {
+    let k = w.api_keys.iter_mut().find(|k| k.id == key)?;
+    if !k.obsolete {
+        k.obsolete = true;
+        bump_etag(k);
+    }
+    Some(k.id.clone())
+}
+
+/// The clusters of the reset's slot whose add-ons must be re-created, with those add-ons.
+fn addons_to_recreate(w: &World, r: &ClusterKeyReset) -> Vec<(String, Vec<String>)> {
+    w.clusters
+        .iter()
+        .filter(|c| r.slot.is(&c.account, &c.region, &c.resource_group))
+        .filter_map(|c| {
+            let addons: Vec<String> = c
+                .addons
+                .iter()
+                .filter(|a| ADDONS_TO_RECREATE.contains(&a.as_str()))
+                .cloned()
+                .collect();
+            (!addons.is_empty()).then(|| (c.id.clone(), addons))
+        })
+        .collect()
+}
+
+fn cluster_key_info(w: &World, d: &Decision) -> Result<Done, Failure> {
+    let resource = d.resource.as_str();
+    let Some(c) = w.clusters.iter().find(|c| c.id == resource) else {
+        return Err(fail(
+            FailureKind::NotFound,
+            format!("no cluster `{resource}`"),
+        ));
+    };
+    let slot_id = SlotId::new(&c.account, &c.region, &c.resource_group);
+    let slot = w
+        .cluster_api_keys
+        .iter()
+        .find(|s| slot_id.is(&s.account, &s.region, &s.resource_group));
+    let key = slot.and_then(|s| w.api_keys.iter().find(|k| k.id == s.api_key));
+    Ok(Done::ClusterKeyInfo(ClusterKeyInfo {
+        cluster: resource.to_string(),
+        slot: slot_id,
+        api_key: slot.map(|s| s.api_key.clone()),
+        identity: key.map(|k| k.identity.clone()),
+    }))
+}
+
+fn remove_user(w: &mut World, d: &Decision) -> Result<Done, Failure> {
+    let resource = d.resource.as_str();
+    let account = need(d, "account", "the account the user is removed from")?.to_string();
+    if w.accounts
+        .iter()
+        .any(|a| a.id == account && a.owner == resource)
+    {
+        return Err(fail(
+            FailureKind::Invalid,
+            format!("{resource} owns account {account}: an owner's membership cannot be removed"),
+        ));
+    }
+    let Some(u) = w.users.iter_mut().find(|u| u.id == resource) else {
+        return Err(fail(FailureKind::NotFound, format!("no user `{resource}`")));
+    };
+    let Some(m) = u.accounts.iter().position(|a| *a == account) else {
+        return Err(fail(
+            FailureKind::NotFound,
+            format!("{resource} is not a member of {account}"),
+        ));
+    };
+    u.accounts.remove(m);
+    // Cluster API keys of this account that run on the user's credentials lose their owner,
+    // whether the key itself is removed (created here) or not (created elsewhere).
+    let orphaned: Vec<ClusterApiKey> = w
+        .cluster_api_keys
+        .iter()
+        .filter(|s| s.account == account)
+        .filter(|s| {
+            w.api_keys
+                .iter()
+                .any(|k| k.id == s.api_key && k.identity == resource)
+        })
+        .cloned()
+        .collect();
+    let removed_keys: Vec<String> = w
+        .api_keys
+        .iter()
+        .filter(|k| k.identity == resource && k.account == account)
+        .map(|k| k.id.clone())
+        .collect();
+    w.api_keys
+        .retain(|k| !(k.identity == resource && k.account == account));
+    // What only a member may hold in the account goes with the membership.
+    w.role_bindings
+        .retain(|b| !(b.subject == resource && b.account == account));
+    for g in w.access_groups.iter_mut().filter(|g| g.account == account) {
+        g.members.retain(|m| m != resource);
+    }
+    w.classic_keys
+        .retain(|c| !(c.user == resource && c.account == account));
+    Ok(Done::UserRemoved {
+        user: resource.to_string(),
+        account,
+        removed_keys,
+        orphaned,
+    })
 }
 
 /// Report a leak of a key: apply its leak action (R14). An event, not a request: no caller and
@@ -688,35 +827,33 @@ pub fn leak(before: &World, key: &str, roles: &RoleCatalog) -> Result<Effect, Fa
     let mut w = before.clone();
     let i = key_index(&w, key)?;
     let action = w.api_keys[i].action_when_leaked;
-    let summary = match action {
-        LeakAction::None => {
-            format!("leak of {key} reported; its leak action is none: nothing done")
-        }
+    let outcome = match action {
+        LeakAction::None => LeakOutcome::NothingDone,
+        LeakAction::Disable if w.api_keys[i].disabled => LeakOutcome::AlreadyDisabled,
         LeakAction::Disable => {
             let k = &mut w.api_keys[i];
-            if k.disabled {
-                format!("leak of {key} reported; it is already disabled")
-            } else {
-                k.disabled = true;
-                bump_etag(k);
-                format!("leak of {key} reported; disabled it (its leak action)")
-            }
+            k.disabled = true;
+            bump_etag(k);
+            LeakOutcome::Disabled
         }
         LeakAction::Delete => {
             w.api_keys.remove(i);
-            format!("leak of {key} reported; deleted it (its leak action)")
+            LeakOutcome::Deleted
         }
     };
-    let result = Some(json!({"api_key": key, "action_when_leaked": action.as_str()}));
-    finish(before, w, summary, result, None, roles)
+    let done = Done::KeyLeaked {
+        key: key.to_string(),
+        action,
+        outcome,
+    };
+    finish(before, w, done, None, roles)
 }
 
 /// Check the new world as a world file would be checked, and describe the change.
 fn finish(
     before: &World,
     after: World,
-    summary: String,
-    result: Option<Value>,
+    done: Done,
     secret: Option<Secret>,
     roles: &RoleCatalog,
 ) -> Result<Effect, Failure> {
@@ -734,28 +871,32 @@ fn finish(
     Ok(Effect {
         world,
         changes,
-        summary,
-        result,
+        done,
         secret,
     })
 }
 
+/// The ids (`account/region/resource_group`) of the cluster API key slots naming `key`.
 fn slots_naming(w: &World, key: &str) -> Vec<String> {
     w.cluster_api_keys
         .iter()
         .filter(|s| s.api_key == key)
-        .map(|s| format!("{}/{}/{}", s.account, s.region, s.resource_group))
+        .map(slot_key)
         .collect()
 }
 
 /// A section's records, each with the key that identifies it across two worlds.
 type Records = Vec<(String, Value)>;
 
-fn records<T: Serialize>(items: &[T], key: impl Fn(&T) -> String) -> Records {
-    items
-        .iter()
-        .map(|i| (key(i), serde_json::to_value(i).unwrap_or(Value::Null)))
-        .collect()
+/// A section's records in two worlds, each with its key.
+fn pair<T: Keyed>(before: &[T], after: &[T]) -> (Records, Records) {
+    let records = |items: &[T]| -> Records {
+        items
+            .iter()
+            .map(|i| (i.key(), serde_json::to_value(i).unwrap_or(Value::Null)))
+            .collect()
+    };
+    (records(before), records(after))
 }
 
 /// The typed difference between two worlds, section by section in world-file order: records
@@ -773,96 +914,111 @@ pub fn diff(before: &World, after: &World) -> Vec<Change> {
             to: Some(json!(after.now)),
         });
     }
-    let sections: Vec<(&str, Records, Records)> = vec![
-        (
-            "accounts",
-            records(&before.accounts, |a| a.id.clone()),
-            records(&after.accounts, |a| a.id.clone()),
-        ),
-        (
-            "users",
-            records(&before.users, |a| a.id.clone()),
-            records(&after.users, |a| a.id.clone()),
-        ),
-        (
-            "service_ids",
-            records(&before.service_ids, |a| a.id.clone()),
-            records(&after.service_ids, |a| a.id.clone()),
-        ),
+    let sections: [(&str, (Records, Records)); 9] = [
+        ("accounts", pair(&before.accounts, &after.accounts)),
+        ("users", pair(&before.users, &after.users)),
+        ("service_ids", pair(&before.service_ids, &after.service_ids)),
         (
             "access_groups",
-            records(&before.access_groups, |a| a.id.clone()),
-            records(&after.access_groups, |a| a.id.clone()),
+            pair(&before.access_groups, &after.access_groups),
         ),
         (
             "role_bindings",
-            records(&before.role_bindings, binding_key),
-            records(&after.role_bindings, binding_key),
+            pair(&before.role_bindings, &after.role_bindings),
         ),
-        (
-            "api_keys",
-            records(&before.api_keys, |a| a.id.clone()),
-            records(&after.api_keys, |a| a.id.clone()),
-        ),
+        ("api_keys", pair(&before.api_keys, &after.api_keys)),
         (
             "classic_keys",
-            records(&before.classic_keys, |a| a.id.clone()),
-            records(&after.classic_keys, |a| a.id.clone()),
+            pair(&before.classic_keys, &after.classic_keys),
         ),
-        (
-            "clusters",
-            records(&before.clusters, |a| a.id.clone()),
-            records(&after.clusters, |a| a.id.clone()),
-        ),
+        ("clusters", pair(&before.clusters, &after.clusters)),
         (
             "cluster_api_keys",
-            records(&before.cluster_api_keys, slot_key),
-            records(&after.cluster_api_keys, slot_key),
+            pair(&before.cluster_api_keys, &after.cluster_api_keys),
         ),
     ];
-    for (section, old, new) in sections {
-        // Role bindings have no id: a changed binding reads as one removed and one added.
-        let whole = section == "role_bindings";
-        let new_map: BTreeMap<&str, &Value> = new.iter().map(|(k, v)| (k.as_str(), v)).collect();
-        let old_map: BTreeMap<&str, &Value> = old.iter().map(|(k, v)| (k.as_str(), v)).collect();
-        for (k, v) in &old {
-            match new_map.get(k.as_str()) {
-                None => out.push(Change {
-                    op: Op::Remove,
-                    section: section.into(),
-                    id: display_key(section, k, v),
-                    field: None,
-                    from: Some(v.clone()),
-                    to: None,
-                }),
-                Some(nv) if !whole => {
-                    field_changes(section, &display_key(section, k, v), v, nv, &mut out)
-                }
-                Some(_) => {}
-            }
-        }
-        for (k, v) in &new {
-            if !old_map.contains_key(k.as_str()) {
-                out.push(Change {
-                    op: Op::Add,
-                    section: section.into(),
-                    id: display_key(section, k, v),
-                    field: None,
-                    from: None,
-                    to: Some(v.clone()),
-                });
-            }
-        }
+    for (section, (old, new)) in sections {
+        section_changes(section, &old, &new, &mut out);
     }
     out
 }
 
-fn binding_key(b: &crate::world::RoleBinding) -> String {
-    serde_json::to_string(b).unwrap_or_default()
+/// A world-file record with the key that identifies it across two worlds.
+trait Keyed: Serialize {
+    fn key(&self) -> String;
+}
+
+macro_rules! keyed_by_id {
+    ($($t:ty),*) => {
+        $(impl Keyed for $t {
+            fn key(&self) -> String {
+                self.id.clone()
+            }
+        })*
+    };
+}
+
+// The records with an id: the kinds `IdKind` names, here as their types.
+keyed_by_id!(
+    Account,
+    User,
+    ServiceId,
+    AccessGroup,
+    ApiKey,
+    ClassicKey,
+    Cluster
+);
+
+impl Keyed for RoleBinding {
+    // A binding has no id: the whole record is its key.
+    fn key(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+impl Keyed for ClusterApiKey {
+    fn key(&self) -> String {
+        slot_key(self)
+    }
+}
+
+/// One section's changes: records removed or changed (in `old`'s order), then records added
+/// (in `new`'s order).
+fn section_changes(section: &str, old: &Records, new: &Records, out: &mut Vec<Change>) {
+    // Role bindings have no id: a changed binding reads as one removed and one added.
+    let whole = section == "role_bindings";
+    let new_map: BTreeMap<&str, &Value> = new.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let old_map: BTreeMap<&str, &Value> = old.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    for (k, v) in old {
+        match new_map.get(k.as_str()) {
+            None => out.push(Change {
+                op: Op::Remove,
+                section: section.into(),
+                id: display_key(section, k, v),
+                field: None,
+                from: Some(v.clone()),
+                to: None,
+            }),
+            Some(nv) if !whole => field_changes(section, &display_key(section, k, v), v, nv, out),
+            Some(_) => {}
+        }
+    }
+    for (k, v) in new {
+        if !old_map.contains_key(k.as_str()) {
+            out.push(Change {
+                op: Op::Add,
+                section: section.into(),
+                id: display_key(section, k, v),
+                field: None,
+                from: None,
+                to: Some(v.clone()),
+            });
+        }
+    }
 }
 
 fn slot_key(s: &ClusterApiKey) -> String {
-    format!("{}/{}/{}", s.account, s.region, s.resource_group)
+    SlotId::from(s).id()
 }
 
 fn display_key(section: &str, key: &str, v: &Value) -> String {
@@ -911,100 +1067,6 @@ fn field_changes(section: &str, id: &str, old: &Value, new: &Value, out: &mut Ve
     }
 }
 
-/// A JSON value on one line, for people: strings bare unless they need quotes.
-pub fn one_line(v: &Value) -> String {
-    match v {
-        Value::Object(m) => {
-            let parts: Vec<String> = m
-                .iter()
-                .map(|(k, v)| format!("{k}: {}", one_line(v)))
-                .collect();
-            format!("{{{}}}", parts.join(", "))
-        }
-        Value::Array(items) => {
-            format!(
-                "[{}]",
-                items.iter().map(one_line).collect::<Vec<_>>().join(", ")
-            )
-        }
-        Value::String(s) => {
-            let plain = !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.:/@".contains(c))
-                && s.parse::<f64>().is_err()
-                && !matches!(s.as_str(), "true" | "false" | "null");
-            if plain {
-                s.clone()
-            } else {
-                Value::String(s.clone()).to_string()
-            }
-        }
-        other => other.to_string(),
-    }
-}
-
-/// Changes as a readable diff: `+` a record added, `-` removed, `~` fields set (one line per
-/// record, `field: from -> to`).
-pub fn diff_text(changes: &[Change]) -> String {
-    let mut s = String::new();
-    let mut i = 0;
-    while i < changes.len() {
-        let c = &changes[i];
-        let label = if c.id.is_empty() {
-            c.section.clone()
-        } else {
-            format!("{} {}", c.section, c.id)
-        };
-        match c.op {
-            Op::Add => {
-                s.push_str(&format!(
-                    "+ {label}: {}\n",
-                    one_line(c.to.as_ref().unwrap_or(&Value::Null))
-                ));
-                i += 1;
-            }
-            Op::Remove => {
-                s.push_str(&format!(
-                    "- {label}: {}\n",
-                    one_line(c.from.as_ref().unwrap_or(&Value::Null))
-                ));
-                i += 1;
-            }
-            Op::Set => {
-                let mut parts = Vec::new();
-                let mut j = i;
-                while j < changes.len()
-                    && changes[j].op == Op::Set
-                    && changes[j].section == c.section
-                    && changes[j].id == c.id
-                {
-                    let f = &changes[j];
-                    let from = one_line(f.from.as_ref().unwrap_or(&Value::Null));
-                    let to = one_line(f.to.as_ref().unwrap_or(&Value::Null));
-                    parts.push(match &f.field {
-                        Some(name) => format!("{name}: {from} -> {to}"),
-                        None => format!("{from} -> {to}"),
-                    });
-                    j += 1;
-                }
-                s.push_str(&format!("~ {label}: {}\n", parts.join(", ")));
-                i = j;
-            }
-        }
-    }
-    s
-}
-
-/// The changes as a JSON array.
-pub fn changes_json(changes: &[Change]) -> Value {
-    Value::Array(
-        changes
-            .iter()
-            .map(|c| serde_json::to_value(c).unwrap_or(Value::Null))
-            .collect(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1024,18 +1086,35 @@ mod tests {
     }
 
     #[test]
+    fn every_action_has_a_state_change() {
+        // On an empty world each action fails for want of what it acts on, never for want of
+        // its state change; a name keyward does not know fails naming itself.
+        let world = World::default();
+        let spec = RequestSpec::default();
+        let roles = RoleCatalog::default();
+        let decide = |action: &str| Decision {
+            decision: Verdict::Allow,
+            principal: "p".into(),
+            action: action.into(),
+            resource: "r".into(),
+            args: BTreeMap::new(),
+            reasons: Vec::new(),
+            errors: Vec::new(),
+        };
+        for action in crate::decide::request::ACTIONS {
+            if let Err(f) = carry_out(&world, &decide(action), &spec, &roles) {
+                assert!(!f.message.contains("cannot carry out `"), "{action}: {f}");
+            }
+        }
+        let f = carry_out(&world, &decide("api-key-frobnicate"), &spec, &roles).unwrap_err();
+        assert_eq!(f.message, "keyward cannot carry out `api-key-frobnicate`");
+    }
+
+    #[test]
     fn fingerprint_is_sha256_hex() {
         assert_eq!(
             fingerprint("abc"),
             "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-    }
-
-    #[test]
-    fn one_line_quotes_only_when_needed() {
-        assert_eq!(
-            one_line(&json!({"a": "x y", "b": "1", "c": "key-1", "d": true})),
-            "{a: \"x y\", b: \"1\", c: key-1, d: true}"
         );
     }
 }

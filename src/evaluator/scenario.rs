@@ -3,7 +3,8 @@
 //!
 //! Owns the script format (INTERFACE.md `keyward run`), its located parse errors, and the
 //! [`Runner`] that decides each request with the policies ([`Engine::decide`]) and carries out
-//! what they allow ([`changes`]). It must not decide permissions nor change a world itself.
+//! what they allow ([`changes`]). It must not decide permissions nor change a world itself,
+//! nor word a step for people (`report::scenario` does).
 
 use crate::decide::engine::{Decision, Engine, Verdict};
 use crate::decide::policy::PolicyBundle;
@@ -15,7 +16,7 @@ use crate::world::problem::{Problem, Problems};
 use crate::world::yaml::{Kind, Node};
 use crate::world::{self, World};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -33,7 +34,8 @@ pub enum Expect {
 }
 
 impl Expect {
-    fn word(self) -> &'static str {
+    /// The expectation as written in a script.
+    pub fn word(self) -> &'static str {
         match self {
             Expect::Allow => "allow",
             Expect::Deny => "deny",
@@ -94,11 +96,7 @@ impl WhyExpect {
                 if !got.contains(&w.as_str()) {
                     out.push(format!(
                         "expected policy `{w}` among those that determined it ({})",
-                        if got.is_empty() {
-                            "none did".to_string()
-                        } else {
-                            got.join(", ")
-                        }
+                        listed(&got)
                     ));
                 }
             }
@@ -113,11 +111,7 @@ impl WhyExpect {
                 if !carried.contains(&w.as_str()) {
                     out.push(format!(
                         "expected rule {w} to be carried by a policy that determined it ({})",
-                        if carried.is_empty() {
-                            "none did".to_string()
-                        } else {
-                            carried.join(", ")
-                        }
+                        listed(&carried)
                     ));
                 }
             }
@@ -137,6 +131,15 @@ impl WhyExpect {
             s.push_str(&format!(" [{}]", r.join(", ")));
         }
         s
+    }
+}
+
+/// What determined a decision, for an unmet expectation: the names, or `none did`.
+fn listed(names: &[&str]) -> String {
+    if names.is_empty() {
+        "none did".to_string()
+    } else {
+        names.join(", ")
     }
 }
 
@@ -558,46 +561,6 @@ impl Runner {
     }
 }
 
-fn args_text(args: &BTreeMap<String, String>) -> String {
-    if args.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " ({})",
-            args.iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    }
-}
-
-/// The request as written, with a caller-supplied key value hidden.
-fn request_text(spec: &RequestSpec) -> String {
-    let mut args = spec.args.clone();
-    if let Some(v) = args.get_mut("apikey") {
-        *v = "(hidden)".into();
-    }
-    format!(
-        "{} {} {}{}",
-        spec.principal,
-        spec.action,
-        spec.resource.as_deref().unwrap_or(""),
-        args_text(&args)
-    )
-}
-
-fn reasons_text(d: &Decision) -> String {
-    let lead = match (d.decision, d.reasons.is_empty()) {
-        (Verdict::Allow, _) => "permitted by",
-        (Verdict::Deny, false) => "forbidden by",
-        (Verdict::Deny, true) if d.errors.is_empty() => return "not permitted".into(),
-        (Verdict::Deny, true) => return "denied: evaluation failed (fails closed)".into(),
-    };
-    let names: Vec<String> = d.reasons.iter().map(crate::report::reason_name).collect();
-    format!("{lead} {}", names.join(", "))
-}
-
 /// Whether a step met its expectation (no expectation: anything but a failure).
 pub fn met(step: &Step, r: &StepResult) -> bool {
     let outcome = match step.expect {
@@ -619,109 +582,4 @@ pub fn why_unmet(step: &Step, r: &StepResult) -> Vec<String> {
             step.why.text()
         )],
     }
-}
-
-/// One line for a step: number, ok / NOT OK, what happened, why, and what it did.
-pub fn step_line(n: usize, step: &Step, r: &StepResult) -> String {
-    let ok = met(step, r);
-    let mark = if ok { "ok" } else { "NOT OK" };
-    let (label, what) = match (&step.action, &r.decision) {
-        (StepAction::Leak { key, .. }, _) => ("EVENT", format!("leak {key}")),
-        (StepAction::Request(_), Some(d)) => (
-            if d.decision == Verdict::Allow {
-                "ALLOW"
-            } else {
-                "DENY"
-            },
-            format!(
-                "{} {} {}{}",
-                d.principal,
-                d.action,
-                d.resource,
-                args_text(&d.args)
-            ),
-        ),
-        (StepAction::Request(spec), None) => ("ERROR", request_text(spec)),
-    };
-    let mut parts = Vec::new();
-    if let Some(d) = &r.decision {
-        parts.push(reasons_text(d));
-    }
-    if let Some(e) = &r.effect {
-        parts.push(e.summary.clone());
-    }
-    if let Some(f) = &r.failure {
-        parts.push(f.replace('\n', " "));
-    }
-    let mut line = format!("{n:>3} {mark:<6} {label:<5}  {what}");
-    if !parts.is_empty() {
-        line.push_str(": ");
-        line.push_str(&parts.join("; "));
-    }
-    if !ok {
-        let wanted = step.expect.map(Expect::word).unwrap_or("allow or deny");
-        let why = why_unmet(step, r);
-        if step.expect.is_some_and(|e| e != r.got()) || why.is_empty() {
-            line.push_str(&format!(
-                "  (line {}: expected {wanted}{}, got {})",
-                step.line,
-                step.why.text(),
-                r.got().word()
-            ));
-        } else {
-            line.push_str(&format!("  (line {}: {})", step.line, why.join("; ")));
-        }
-    }
-    line
-}
-
-/// A step as JSON: its request or event, expectation, outcome, explanation and changes.
-pub fn step_json(n: usize, step: &Step, r: &StepResult) -> Value {
-    let mut v = json!({
-        "step": n,
-        "line": step.line,
-        "got": r.got().word(),
-        "met": met(step, r),
-    });
-    match &step.action {
-        StepAction::Leak { key, .. } => {
-            v["event"] = json!("leak");
-            v["key"] = json!(key);
-        }
-        StepAction::Request(spec) => {
-            v["principal"] = json!(spec.principal);
-            v["action"] = json!(spec.action);
-            v["resource"] = json!(spec.resource);
-        }
-    }
-    if let Some(e) = step.expect {
-        v["expect"] = json!(e.word());
-    }
-    if let Some(r) = &step.why.reasons {
-        v["expect_reasons"] = json!(r);
-    }
-    if let Some(r) = &step.why.rules {
-        v["expect_rules"] = json!(r);
-    }
-    let unmet = why_unmet(step, r);
-    if !unmet.is_empty() {
-        v["unmet"] = json!(unmet);
-    }
-    if let Some(d) = &r.decision {
-        v["decision"] = json!(d.decision);
-        v["args"] = json!(d.args);
-        v["reasons"] = json!(d.reasons);
-        v["errors"] = json!(d.errors);
-    }
-    if let Some(e) = &r.effect {
-        v["summary"] = json!(e.summary);
-        v["changes"] = changes::changes_json(&e.changes);
-        if let Some(res) = &e.result {
-            v["result"] = res.clone();
-        }
-    }
-    if let Some(f) = &r.failure {
-        v["error"] = json!(f);
-    }
-    v
 }

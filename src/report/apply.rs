@@ -1,9 +1,9 @@
 //! `keyward apply`'s output: the decision, what was done, the key value (shown once, the only
 //! place any output holds it), the change as a diff, and whether the file was written.
 
-use crate::evaluator::changes;
 use crate::evaluator::scenario::StepResult;
 use crate::report;
+use crate::report::changes;
 
 /// The decision, the effect (with the key value, shown once) and whether the file was written.
 pub fn json(r: &StepResult, written: bool) -> String {
@@ -12,10 +12,10 @@ pub fn json(r: &StepResult, written: bool) -> String {
     };
     let mut v = report::decision_json(d);
     if let Some(e) = &r.effect {
-        v["summary"] = serde_json::json!(e.summary);
+        v["summary"] = serde_json::json!(changes::summary_text(&e.done));
         v["changes"] = changes::changes_json(&e.changes);
-        if let Some(res) = &e.result {
-            v["result"] = res.clone();
+        if let Some(res) = changes::result_json(&e.done) {
+            v["result"] = res;
         }
         if let Some(s) = &e.secret {
             v["api_key_value"] = serde_json::json!(s.reveal());
@@ -37,7 +37,7 @@ pub fn text(r: &StepResult, note: Option<String>) -> String {
     };
     let mut s = report::decision_text(d);
     if let Some(e) = &r.effect {
-        s.push_str(&e.summary);
+        s.push_str(&changes::summary_text(&e.done));
         s.push('\n');
         if let Some(secret) = &e.secret {
             s.push_str(&format!(

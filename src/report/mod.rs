@@ -2,10 +2,12 @@
 //! INTERFACE.md shape). Owns formatting only; nothing here decides or changes anything.
 
 pub mod apply;
+pub mod changes;
 pub mod findings;
 pub mod impact;
 pub mod log;
 pub mod run;
+pub mod scenario;
 pub mod testrun;
 pub mod validate;
 

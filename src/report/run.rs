@@ -1,8 +1,9 @@
 //! `keyward run`'s output: one line (or JSON object) per step, the final state's changes, the
 //! counts, and whether the world file was written.
 
-use crate::evaluator::changes::{self, Change};
-use crate::evaluator::scenario::{self, Step, StepResult};
+use crate::evaluator::changes::Change;
+use crate::evaluator::scenario::{Step, StepResult};
+use crate::report::{changes, scenario};
 use std::path::Path;
 
 /// One step as run.

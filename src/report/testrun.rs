@@ -7,7 +7,8 @@
 //! `testing` (the results), `evaluator` (a scenario step's line) and the decision renderers.
 
 use crate::decide::engine::{Decision, Verdict};
-use crate::evaluator::scenario::{self, Expect};
+use crate::evaluator::scenario::Expect;
+use crate::report::scenario;
 use crate::report::{decision_json, decision_text, reason_name};
 use crate::testing::testrun::{
     Accepted, Actual, BelowMinimum, Coverage, Expected, Failure, FileReport, Pending, Status,

@@ -19,11 +19,10 @@ pub mod impact;
 pub use error::AuditError;
 pub use exact::*;
 
-// The action names and the argument the audit treats apart, each named once here (until they
-// are read from the one definition of each action).
+// The actions the audit treats apart, named from their one definition (decide::action).
 /// The action whose principals are API keys and whose resources are accounts.
-const LOGIN: &str = "login";
+const LOGIN: &str = crate::decide::action::Action::Login.name();
 /// The action whose context names the caller when it is a service ID.
-const RESET: &str = "ks-api-key-reset";
+const RESET: &str = crate::decide::action::Action::KsApiKeyReset.name();
 /// The argument naming the API key a request acts on.
 const APIKEY: &str = "apikey";

@@ -12,7 +12,7 @@ use super::{
 use crate::decide::export::policies_text;
 use crate::decide::request::RequestSpec;
 use crate::evaluator::log::{Attempt, Attempted, sha256_hex};
-use crate::evaluator::scenario::Runner;
+use crate::evaluator::scenario::{Expect, Runner};
 use crate::report;
 use crate::world::problem::Problem;
 use std::path::{Path, PathBuf};
@@ -126,10 +126,11 @@ pub fn apply_logged(
                 .as_ref()
                 .map(|f| format!("error: {f}\n"))
                 .unwrap_or_default(),
-            code: match r.code() {
-                0 => Exit::Ok,
-                2 => Exit::Deny,
-                _ => Exit::BadInput,
+            // Done, denied, or bad input / a failed operation.
+            code: match r.got() {
+                Expect::Allow => Exit::Ok,
+                Expect::Deny => Exit::Deny,
+                Expect::Fail => Exit::BadInput,
             },
         })
     })

@@ -199,14 +199,9 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn Write) -> Outcome {
         writer
             .finish(json_extra, &text_extra)
             .map_err(Outcome::io)?;
-        if a.findings && matches!(a.format, AuditFormat::Jsonl | AuditFormat::Csv) {
-            for f in &found {
-                let line = match a.format {
-                    AuditFormat::Jsonl => serde_json::to_string(f).unwrap_or_default(),
-                    _ => format!("# finding {} {}: {}", f.rule, f.subject, f.message),
-                };
-                writeln!(out, "{line}").map_err(Outcome::io)?;
-            }
+        if a.findings {
+            crate::report::findings::write_after_rows(&found, a.format, out)
+                .map_err(Outcome::io)?;
         }
         Ok(Outcome::default())
     })

@@ -6,7 +6,8 @@ use super::{Common, Exit, Format, Outcome, load_engine, outcome};
 use crate::audit::findings as found;
 use crate::decide::request::RequestSpec;
 
-/// The arguments of `keyward findings`.
+/// The arguments of `keyward findings` (each command owns its `Args` and `exec`, so the commands that
+/// take only the common flags look alike on purpose).
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]

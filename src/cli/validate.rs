@@ -7,7 +7,8 @@ use crate::decide::policy::{self, PolicyBundle, PolicyInfo};
 use crate::world::problem::Problem;
 use crate::world::yaml::Pos;
 
-/// The arguments of `keyward validate`.
+/// The arguments of `keyward validate` (each command owns its `Args` and `exec`, so the commands that
+/// take only the common flags look alike on purpose).
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]

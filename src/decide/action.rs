@@ -64,12 +64,12 @@ impl Action {
     ];
 
     /// This action's definition.
-    pub fn def(self) -> &'static ActionDef {
+    pub const fn def(self) -> &'static ActionDef {
         &DEFINITIONS[self as usize]
     }
 
     /// The action's name, as in the schema and on the command line.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         self.def().name
     }
 }

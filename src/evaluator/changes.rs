@@ -9,6 +9,7 @@
 //! does not hold (a stale etag, no classic key to delete, a world the change would leave
 //! invalid) is a [`Failure`] of the operation, not a deny.
 
+use crate::decide::action::Action;
 use crate::decide::engine::{Decision, Verdict};
 use crate::decide::request::RequestSpec;
 use crate::world::RoleCatalog;
@@ -240,31 +241,31 @@ pub fn carry_out(
     }
     let mut w = before.clone();
     let d = decision;
-    // One arm per action, and none that does nothing: an action without its state change
-    // fails here, naming itself.
-    let (done, secret) = match d.action.as_str() {
-        "api-key-create" => create_key(&mut w, d, spec)?,
-        "api-key-get" => (show_key(&w, d)?, None),
-        "api-key-update" => (update_key(&mut w, d)?, None),
-        "api-key-delete" => (delete_key(&mut w, d)?, None),
-        "api-key-lock" => (set_flag(&mut w, d, KeyFlag::Lock)?, None),
-        "api-key-unlock" => (set_flag(&mut w, d, KeyFlag::Unlock)?, None),
-        "api-key-disable" => (set_flag(&mut w, d, KeyFlag::Disable)?, None),
-        "api-key-enable" => (set_flag(&mut w, d, KeyFlag::Enable)?, None),
-        "login" => (login(&w, d)?, None),
-        "classic-api-key-create" => create_classic(&mut w, d)?,
-        "classic-api-key-get" => (show_classic(&w, d)?, None),
-        "classic-api-key-delete" => (delete_classic(&mut w, d)?, None),
-        "account-settings-update" => (update_settings(&mut w, d)?, None),
-        "ks-api-key-reset" => reset_cluster_key(&mut w, d)?,
-        "ks-api-key-info" => (cluster_key_info(&w, d)?, None),
-        "user-remove" => (remove_user(&mut w, d)?, None),
-        other => {
-            return Err(fail(
-                FailureKind::Invalid,
-                format!("keyward cannot carry out `{other}`"),
-            ));
-        }
+    let Ok(action) = d.action.parse::<Action>() else {
+        return Err(fail(
+            FailureKind::Invalid,
+            format!("keyward cannot carry out `{}`", d.action),
+        ));
+    };
+    // One arm per action of the table, matched exhaustively: a new action does not compile
+    // until its state change is written here.
+    let (done, secret) = match action {
+        Action::ApiKeyCreate => create_key(&mut w, d, spec)?,
+        Action::ApiKeyGet => (show_key(&w, d)?, None),
+        Action::ApiKeyUpdate => (update_key(&mut w, d)?, None),
+        Action::ApiKeyDelete => (delete_key(&mut w, d)?, None),
+        Action::ApiKeyLock => (set_flag(&mut w, d, KeyFlag::Lock)?, None),
+        Action::ApiKeyUnlock => (set_flag(&mut w, d, KeyFlag::Unlock)?, None),
+        Action::ApiKeyDisable => (set_flag(&mut w, d, KeyFlag::Disable)?, None),
+        Action::ApiKeyEnable => (set_flag(&mut w, d, KeyFlag::Enable)?, None),
+        Action::Login => (login(&w, d)?, None),
+        Action::ClassicApiKeyCreate => create_classic(&mut w, d)?,
+        Action::ClassicApiKeyGet => (show_classic(&w, d)?, None),
+        Action::ClassicApiKeyDelete => (delete_classic(&mut w, d)?, None),
+        Action::AccountSettingsUpdate => (update_settings(&mut w, d)?, None),
+        Action::KsApiKeyReset => reset_cluster_key(&mut w, d)?,
+        Action::KsApiKeyInfo => (cluster_key_info(&w, d)?, None),
+        Action::UserRemove => (remove_user(&mut w, d)?, None),
     };
     finish(before, w, done, secret, roles)
 }
@@ -443,16 +444,11 @@ fn create_key(
             s
         }
     };
-    let locked = match arg(d, "locked") {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(other) => {
-            return Err(fail(
-                FailureKind::Invalid,
-                format!("--arg locked: `{other}` is not true or false"),
-            ));
-        }
-    };
+    let locked = arg(d, "locked")
+        .map(crate::world::parse_flag)
+        .transpose()
+        .map_err(|e| fail(FailureKind::Invalid, format!("--arg locked: {e}")))?
+        .unwrap_or(false);
     let id = next_id(w, "key");
     w.api_keys.push(ApiKey {
         id: id.clone(),

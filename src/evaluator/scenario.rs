@@ -428,15 +428,6 @@ impl StepResult {
             _ => Expect::Fail,
         }
     }
-
-    /// The exit code `apply` gives it: 0 done, 2 denied, 1 bad input or failed.
-    pub fn code(&self) -> i32 {
-        match self.got() {
-            Expect::Allow => 0,
-            Expect::Deny => 2,
-            Expect::Fail => 1,
-        }
-    }
 }
 
 /// A world under change: decides each request with the policies on the current state and

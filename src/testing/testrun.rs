@@ -952,13 +952,9 @@ pub fn accept(paths: &[PathBuf], policy_opts: &PolicyOptions) -> (Vec<Accepted>,
     (done, problems)
 }
 
-/// The exit code: 0 when every test passed, every file ran and coverage is not below the
-/// minimum; 1 otherwise.
-pub fn exit_code(run: &TestRun, opts: &TestOptions) -> i32 {
+/// Whether the run passed: every test passed, every file ran and coverage is not below the
+/// minimum.
+pub fn passed(run: &TestRun, opts: &TestOptions) -> bool {
     let (_, failed, _) = run.counts();
-    if failed > 0 || run.has_problems() || run.below_minimum(opts.min_coverage).is_some() {
-        1
-    } else {
-        0
-    }
+    failed == 0 && !run.has_problems() && run.below_minimum(opts.min_coverage).is_none()
 }

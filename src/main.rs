@@ -83,6 +83,9 @@ enum Command {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// An IBM Cloud account (or several) as a world: from an export folder (--from) or the
+    /// APIs (--fetch); the world on stdout or --out, a summary of what was dropped on stderr.
+    Import(cli::import::ImportArgs),
 }
 
 #[derive(Args)]
@@ -456,6 +459,7 @@ fn run(cli: Cli) -> Outcome {
             )
         }
         Command::Findings { common } => cli::findings(&common.common()),
+        Command::Import(a) => cli::import::import(&a),
         Command::Generate(g) => cli::generate(
             &PolicyOptions {
                 schema: g.schema,

@@ -12,6 +12,8 @@ use crate::world;
 use crate::world::problem::{Problem, Problems};
 use std::path::{Path, PathBuf};
 
+pub mod import;
+
 /// Exit code: allowed / success.
 pub const EXIT_OK: i32 = 0;
 /// Exit code: bad input or usage.

@@ -344,6 +344,7 @@ impl Gen {
                 accounts: accts.iter().map(|&a| self.account_id(a)).collect(),
                 functional: functional[u],
                 classic_parent: None,
+                ..Default::default()
             });
         }
         for a in 0..a_count {
@@ -362,6 +363,7 @@ impl Gen {
                 owner: self.world.users[owner_of(a)].id.clone(),
                 default_resource_group,
                 restrict_user_api_key_creation: restriction,
+                ..Default::default()
             });
             let plan = &mut self.plans[a];
             plan.members.sort_unstable();
@@ -480,6 +482,7 @@ impl Gen {
                 id: group.clone(),
                 account: acct.clone(),
                 members: members.iter().map(|&u| self.uid(u)).collect(),
+                ..Default::default()
             });
             self.bind(group, a, IAM_IDENTITY, &[KEY_CREATOR]);
             // Platform admins: Kubernetes Administrator in one region each.
@@ -499,6 +502,7 @@ impl Gen {
                     id: group.clone(),
                     account: acct.clone(),
                     members: members.iter().map(|&u| self.uid(u)).collect(),
+                    ..Default::default()
                 });
                 let i = self.bind(group, a, KUBERNETES, &[ADMINISTRATOR]);
                 self.world.role_bindings[i].region = Some(region.to_string());
@@ -530,6 +534,7 @@ impl Gen {
                 id: id.clone(),
                 account: acct.clone(),
                 created_by,
+                ..Default::default()
             });
             self.plans[a].sids.push(i);
             // Service-ID-scoped bindings: the service ID on itself, or a person on it.
@@ -643,6 +648,7 @@ impl Gen {
                             region: region.to_string(),
                             resource_group: rg.clone(),
                             addons,
+                            ..Default::default()
                         });
                     }
                     if !self.rng.chance(90) {

@@ -258,95 +258,108 @@ impl Builder {
 
     fn keys(&mut self, file: &str, items: &[Located<ApiKeyRec>]) -> Result<(), SourceError> {
         for k in items {
-            let r = &k.item;
-            let err = |field: &str, m: String| SourceError {
-                file: file.to_string(),
-                path: format!("{}.{field}", k.path),
-                message: m,
-            };
-            let drop =
-                |b: &mut Self, m: String| b.summary.note(NoteKind::Dropped, file, &k.path, m);
-            if self.keys.contains_key(&r.id) {
-                drop(
-                    self,
-                    format!("API key `{}` listed twice: the first is kept", r.id),
-                );
-                continue;
+            if self.keep_key(file, k) {
+                self.key(file, k)?;
             }
-            if !self.accounts.iter().any(|x| x.id == r.account_id) {
-                drop(
-                    self,
-                    format!(
-                        "API key `{}` of account `{}`, which is not exported",
-                        r.id, r.account_id
-                    ),
-                );
-                continue;
-            }
-            if !self.is_member(&r.iam_id, &r.account_id) {
-                let why = if r.iam_id.starts_with("iam-Profile-") {
-                    "a trusted profile (keyward does not model them)"
-                } else {
-                    "no user or service ID of that account in the export"
-                };
-                drop(
-                    self,
-                    format!("API key `{}` authenticates as `{}`: {why}", r.id, r.iam_id),
-                );
-                continue;
-            }
-            let expires_at = match &r.expires_at {
-                None => None,
-                Some(t) => Some(iam_time(t).ok_or_else(|| {
-                    err(
-                        "expires_at",
-                        format!("`{t}` is not an IAM timestamp (e.g. 2025-05-28T14:14+0000)"),
-                    )
-                })?),
-            };
-            let action_when_leaked = match &r.action_when_leaked {
-                None => LeakAction::Disable,
-                Some(v) => LeakAction::parse(&v.to_ascii_lowercase()).ok_or_else(|| {
-                    err(
-                        "action_when_leaked",
-                        format!("`{v}`: expected none, disable or delete"),
-                    )
-                })?,
-            };
-            let created_by = match r.created_by.as_deref() {
-                Some(c) if self.users.contains_key(c) || self.service_ids.contains_key(c) => {
-                    Some(c.to_string())
-                }
-                Some(c) => {
-                    self.summary.note(
-                        NoteKind::Dropped,
-                        file,
-                        &format!("{}.created_by", k.path),
-                        format!("creator `{c}` is no user or service ID of the export: not kept"),
-                    );
-                    None
-                }
-                None => None,
-            };
-            self.keys.insert(
-                r.id.clone(),
-                ApiKey {
-                    id: r.id.clone(),
-                    name: r.name.clone(),
-                    identity: r.iam_id.clone(),
-                    account: r.account_id.clone(),
-                    description: r.description.clone().unwrap_or_default(),
-                    created_by,
-                    locked: r.locked,
-                    disabled: r.disabled.unwrap_or(false),
-                    expires_at,
-                    action_when_leaked,
-                    etag: r.entity_tag.clone(),
-                    obsolete: false,
-                    fingerprint: None,
-                },
-            );
         }
+        Ok(())
+    }
+
+    /// Whether a key can be in the world (its account exported, its identity a member there);
+    /// when not, why, in the summary.
+    fn keep_key(&mut self, file: &str, k: &Located<ApiKeyRec>) -> bool {
+        let r = &k.item;
+        let drop = |b: &mut Self, m: String| b.summary.note(NoteKind::Dropped, file, &k.path, m);
+        if self.keys.contains_key(&r.id) {
+            drop(
+                self,
+                format!("API key `{}` listed twice: the first is kept", r.id),
+            );
+            return false;
+        }
+        if !self.accounts.iter().any(|x| x.id == r.account_id) {
+            drop(
+                self,
+                format!(
+                    "API key `{}` of account `{}`, which is not exported",
+                    r.id, r.account_id
+                ),
+            );
+            return false;
+        }
+        if !self.is_member(&r.iam_id, &r.account_id) {
+            let why = if r.iam_id.starts_with("iam-Profile-") {
+                "a trusted profile (keyward does not model them)"
+            } else {
+                "no user or service ID of that account in the export"
+            };
+            drop(
+                self,
+                format!("API key `{}` authenticates as `{}`: {why}", r.id, r.iam_id),
+            );
+            return false;
+        }
+        true
+    }
+
+    fn key(&mut self, file: &str, k: &Located<ApiKeyRec>) -> Result<(), SourceError> {
+        let r = &k.item;
+        let err = |field: &str, m: String| SourceError {
+            file: file.to_string(),
+            path: format!("{}.{field}", k.path),
+            message: m,
+        };
+        let expires_at = match &r.expires_at {
+            None => None,
+            Some(t) => Some(iam_time(t).ok_or_else(|| {
+                err(
+                    "expires_at",
+                    format!("`{t}` is not an IAM timestamp (e.g. 2025-05-28T14:14+0000)"),
+                )
+            })?),
+        };
+        let action_when_leaked = match &r.action_when_leaked {
+            None => LeakAction::Disable,
+            Some(v) => LeakAction::parse(&v.to_ascii_lowercase()).ok_or_else(|| {
+                err(
+                    "action_when_leaked",
+                    format!("`{v}`: expected none, disable or delete"),
+                )
+            })?,
+        };
+        let created_by = match r.created_by.as_deref() {
+            Some(c) if self.users.contains_key(c) || self.service_ids.contains_key(c) => {
+                Some(c.to_string())
+            }
+            Some(c) => {
+                self.summary.note(
+                    NoteKind::Dropped,
+                    file,
+                    &format!("{}.created_by", k.path),
+                    format!("creator `{c}` is no user or service ID of the export: not kept"),
+                );
+                None
+            }
+            None => None,
+        };
+        self.keys.insert(
+            r.id.clone(),
+            ApiKey {
+                id: r.id.clone(),
+                name: r.name.clone(),
+                identity: r.iam_id.clone(),
+                account: r.account_id.clone(),
+                description: r.description.clone().unwrap_or_default(),
+                created_by,
+                locked: r.locked,
+                disabled: r.disabled.unwrap_or(false),
+                expires_at,
+                action_when_leaked,
+                etag: r.entity_tag.clone(),
+                obsolete: false,
+                fingerprint: None,
+            },
+        );
         Ok(())
     }
 

@@ -73,44 +73,15 @@ pub fn apply(world: &World, file: &str, src: &str) -> Result<(World, Merged), Pr
         let Some(records) = base.get_mut(section.as_str()).and_then(Value::as_array_mut) else {
             continue;
         };
-        for (i, item) in list.iter().enumerate() {
-            let at = format!("{section}[{i}]");
-            let Value::Object(fields) = item.to_json() else {
-                problems.push(Problem::new(
-                    file,
-                    item.pos,
-                    &at,
-                    "expected a record (a mapping)",
-                ));
-                continue;
-            };
-            let found = records.iter().position(|r| same(section, r, &fields));
-            let mut record = found
-                .map(|j| records[j].clone())
-                .unwrap_or_else(|| Value::Object(Map::new()));
-            for (k, v) in &fields {
-                record[k.as_str()] = v.clone();
-            }
-            if let Err((inner, msg)) = check(&record) {
-                let field = if inner.is_empty() {
-                    at.clone()
-                } else {
-                    format!("{at}.{inner}")
-                };
-                problems.push(Problem::new(file, locate(item, &inner), &field, msg));
-                continue;
-            }
-            match found {
-                Some(j) => {
-                    records[j] = record;
-                    merged.changed += 1;
-                }
-                None => {
-                    records.push(record);
-                    merged.added += 1;
-                }
-            }
-        }
+        merge_section(
+            file,
+            section,
+            list,
+            records,
+            check,
+            &mut merged,
+            &mut problems,
+        );
     }
     if !problems.is_empty() {
         return Err(Problems(problems));
@@ -124,6 +95,56 @@ pub fn apply(world: &World, file: &str, src: &str) -> Result<(World, Merged), Pr
         ))
     })?;
     Ok((world, merged))
+}
+
+/// Merge one section's overlay records into the imported ones, by id (or slot).
+fn merge_section(
+    file: &str,
+    section: &str,
+    list: &[Node],
+    records: &mut Vec<Value>,
+    check: Check,
+    merged: &mut Merged,
+    problems: &mut Vec<Problem>,
+) {
+    for (i, item) in list.iter().enumerate() {
+        let at = format!("{section}[{i}]");
+        let Value::Object(fields) = item.to_json() else {
+            problems.push(Problem::new(
+                file,
+                item.pos,
+                &at,
+                "expected a record (a mapping)",
+            ));
+            continue;
+        };
+        let found = records.iter().position(|r| same(section, r, &fields));
+        let mut record = found
+            .map(|j| records[j].clone())
+            .unwrap_or_else(|| Value::Object(Map::new()));
+        for (k, v) in &fields {
+            record[k.as_str()] = v.clone();
+        }
+        if let Err((inner, msg)) = check(&record) {
+            let field = if inner.is_empty() {
+                at.clone()
+            } else {
+                format!("{at}.{inner}")
+            };
+            problems.push(Problem::new(file, locate(item, &inner), &field, msg));
+            continue;
+        }
+        match found {
+            Some(j) => {
+                records[j] = record;
+                merged.changed += 1;
+            }
+            None => {
+                records.push(record);
+                merged.added += 1;
+            }
+        }
+    }
 }
 
 /// The (account, region, resource group) of every cluster API key slot the overlay gives, so

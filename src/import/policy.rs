@@ -59,6 +59,27 @@ fn role_label(crn: &str) -> String {
     crn.rsplit(':').next().unwrap_or(crn).to_string()
 }
 
+/// Why a policy is not about human access to keep (`type: authorization`, `state: deleted`).
+fn skip_reason(p: &PolicyRec) -> Option<String> {
+    if let Some(k) = p.kind.as_deref().filter(|k| *k != "access") {
+        return Some(format!("type {k}"));
+    }
+    (p.state.as_deref() == Some("deleted")).then(|| "state deleted".to_string())
+}
+
+/// The role CRNs a policy grants: v1 `roles[]`, v2 `control.grant.roles[]`.
+fn role_crns(p: &PolicyRec, v2: bool) -> Vec<String> {
+    let roles = if v2 {
+        p.control
+            .as_ref()
+            .map(|c| c.grant.roles.as_slice())
+            .unwrap_or_default()
+    } else {
+        p.roles.as_deref().unwrap_or_default()
+    };
+    roles.iter().map(|r| r.role_id.clone()).collect()
+}
+
 /// What a policy's resource says, attribute by attribute.
 #[derive(Default)]
 struct Scope {
@@ -131,20 +152,8 @@ impl Builder {
         p: &PolicyRec,
         roles: &RoleCatalog,
     ) -> Result<(), SourceError> {
-        if let Some(k) = p.kind.as_deref().filter(|k| *k != "access") {
-            *self
-                .summary
-                .skipped_policies
-                .entry(format!("type {k}"))
-                .or_default() += 1;
-            return Ok(());
-        }
-        if p.state.as_deref() == Some("deleted") {
-            *self
-                .summary
-                .skipped_policies
-                .entry("state deleted".into())
-                .or_default() += 1;
+        if let Some(why) = skip_reason(p) {
+            *self.summary.skipped_policies.entry(why).or_default() += 1;
             return Ok(());
         }
         let v2 = p.subject.is_some() || p.control.is_some();
@@ -161,18 +170,7 @@ impl Builder {
                 return Err(at.err("", "a policy without `subjects` (v1) or `subject` (v2)"));
             }
         };
-        let role_crns: Vec<String> = if v2 {
-            p.control
-                .as_ref()
-                .map(|c| c.grant.roles.iter().map(|r| r.role_id.clone()).collect())
-                .unwrap_or_default()
-        } else {
-            p.roles
-                .iter()
-                .flatten()
-                .map(|r| r.role_id.clone())
-                .collect()
-        };
+        let role_crns = role_crns(p, v2);
         let subject = self.subject(account, at, subject_path, subject)?;
         if role_crns.iter().any(|r| r.contains("UnsupportedVersion"))
             || subject.as_deref() == Some("unsupported version")
@@ -298,65 +296,7 @@ impl Builder {
         let mut wildcard = false;
         for (i, a) in r.attributes.iter().enumerate() {
             let apath = format!("{rpath}.attributes[{i}]");
-            let value = string_value(at, &apath, a)?;
-            let op = a.operator.as_deref().unwrap_or("stringEquals");
-            let over = |b: &mut Self, why: String| {
-                b.summary.note(
-                    NoteKind::OverApproximated,
-                    at.file,
-                    &format!("{}{apath}", at.path),
-                    format!("policy `{}`: {why}: taken as not narrowing", at.id),
-                );
-            };
-            if op != "stringEquals" && a.attr() != "accountId" {
-                over(
-                    self,
-                    format!(
-                        "`{}` {op} `{value}` (keyward evaluates only stringEquals)",
-                        a.attr()
-                    ),
-                );
-                if matches!(a.attr(), "serviceName" | "serviceType" | "service_group_id") {
-                    wildcard = true;
-                }
-                continue;
-            }
-            match a.attr() {
-                "accountId" => s.account = Some(value),
-                "serviceName" => match EVERY_SERVICE.iter().find(|x| **x == value) {
-                    Some(x) => s.services.push(x),
-                    None => s.other_service = Some(value),
-                },
-                "serviceType" | "service_group_id" => match WILDCARDS
-                    .iter()
-                    .find(|(k, v, _)| *k == a.attr() && *v == value)
-                {
-                    Some((_, _, covers)) => {
-                        self.summary.note(
-                            NoteKind::Info,
-                            at.file,
-                            &format!("{}{apath}", at.path),
-                            format!(
-                                "policy `{}`: {}={value} expanded to {}",
-                                at.id,
-                                a.attr(),
-                                covers.join(", ")
-                            ),
-                        );
-                        s.services.extend(covers.iter());
-                    }
-                    None => s.other_service = Some(format!("{}={value}", a.attr())),
-                },
-                "region" => s.region = Some(value),
-                "resourceGroupId" => s.resource_group = Some(value),
-                "serviceInstance" => s.service_instance = Some(value),
-                "resourceType" => s.resource_type = Some(value),
-                "resource" => s.resource = Some(value),
-                other => over(
-                    self,
-                    format!("attribute `{other}`=`{value}` is not one keyward models"),
-                ),
-            }
+            self.attribute(at, &apath, a, &mut s, &mut wildcard)?;
         }
         if wildcard && s.services.is_empty() && s.other_service.is_none() {
             s.services.extend(EVERY_SERVICE.iter());
@@ -368,6 +308,77 @@ impl Builder {
             ));
         }
         Ok(s)
+    }
+
+    /// Read one resource attribute into the scope (noting what it cannot narrow).
+    fn attribute(
+        &mut self,
+        at: &At,
+        apath: &str,
+        a: &AttrRec,
+        s: &mut Scope,
+        wildcard: &mut bool,
+    ) -> Result<(), SourceError> {
+        let value = string_value(at, apath, a)?;
+        let op = a.operator.as_deref().unwrap_or("stringEquals");
+        let over = |b: &mut Self, why: String| {
+            b.summary.note(
+                NoteKind::OverApproximated,
+                at.file,
+                &format!("{}{apath}", at.path),
+                format!("policy `{}`: {why}: taken as not narrowing", at.id),
+            );
+        };
+        if op != "stringEquals" && a.attr() != "accountId" {
+            over(
+                self,
+                format!(
+                    "`{}` {op} `{value}` (keyward evaluates only stringEquals)",
+                    a.attr()
+                ),
+            );
+            if matches!(a.attr(), "serviceName" | "serviceType" | "service_group_id") {
+                *wildcard = true;
+            }
+            return Ok(());
+        }
+        match a.attr() {
+            "accountId" => s.account = Some(value),
+            "serviceName" => match EVERY_SERVICE.iter().find(|x| **x == value) {
+                Some(x) => s.services.push(x),
+                None => s.other_service = Some(value),
+            },
+            "serviceType" | "service_group_id" => match WILDCARDS
+                .iter()
+                .find(|(k, v, _)| *k == a.attr() && *v == value)
+            {
+                Some((_, _, covers)) => {
+                    self.summary.note(
+                        NoteKind::Info,
+                        at.file,
+                        &format!("{}{apath}", at.path),
+                        format!(
+                            "policy `{}`: {}={value} expanded to {}",
+                            at.id,
+                            a.attr(),
+                            covers.join(", ")
+                        ),
+                    );
+                    s.services.extend(covers.iter());
+                }
+                None => s.other_service = Some(format!("{}={value}", a.attr())),
+            },
+            "region" => s.region = Some(value),
+            "resourceGroupId" => s.resource_group = Some(value),
+            "serviceInstance" => s.service_instance = Some(value),
+            "resourceType" => s.resource_type = Some(value),
+            "resource" => s.resource = Some(value),
+            other => over(
+                self,
+                format!("attribute `{other}`=`{value}` is not one keyward models"),
+            ),
+        }
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]

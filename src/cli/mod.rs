@@ -13,6 +13,7 @@ use crate::world::problem::{Problem, Problems};
 use std::path::{Path, PathBuf};
 
 pub mod import;
+pub mod names;
 
 /// Exit code: allowed / success.
 pub const EXIT_OK: i32 = 0;
@@ -89,13 +90,19 @@ pub fn check(common: &Common, spec: &RequestSpec) -> Outcome {
         Ok(e) => e,
         Err(p) => return p.into(),
     };
+    let spec = &match names::request(&engine.tr.world, spec) {
+        Ok(s) => s,
+        Err(p) => return p.into(),
+    };
     let d = match engine.decide(spec) {
         Ok(d) => d,
         Err(p) => return p.into(),
     };
     let stdout = match common.format {
         Format::Json => format!("{}\n", report::decision_json(&d)),
-        Format::Text => report::decision_text(&d),
+        Format::Text => {
+            report::decision_text_named(&d, &|id| world::names::display(&engine.tr.world, id))
+        }
     };
     let code = if d.decision == Verdict::Allow {
         EXIT_OK
@@ -351,6 +358,10 @@ pub fn apply(common: &Common, spec: &RequestSpec, write: bool) -> Outcome {
     };
     let w = match world::load_world(path, &bundle.roles) {
         Ok(w) => w,
+        Err(p) => return p.into(),
+    };
+    let spec = &match names::request(&w, spec) {
+        Ok(s) => s,
         Err(p) => return p.into(),
     };
     let mut runner = match Runner::new(bundle, w, common.now.clone()) {
@@ -666,6 +677,10 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn std::io::Write) -> Ou
         Ok(e) => e,
         Err(p) => return p.into(),
     };
+    let filters = match names::audit_filters(&engine.tr.world, &a.opts) {
+        Ok(o) => o,
+        Err(p) => return p.into(),
+    };
     let progress = progress_bar(a.progress);
     let io_err = |e: std::io::Error| Outcome {
         stdout: String::new(),
@@ -690,7 +705,7 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn std::io::Write) -> Ou
             Ok(e) => e,
             Err(p) => return p.into(),
         };
-        return match crate::audit::impact::impact(&engine, &other, &a.opts, &progress) {
+        return match crate::audit::impact::impact(&engine, &other, &filters, &progress) {
             Ok(changes) => match crate::audit::impact::write(&changes, a.format, out) {
                 Ok(()) => Outcome::default(),
                 Err(e) => io_err(e),
@@ -705,7 +720,7 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn std::io::Write) -> Ou
     let mut failed = None;
     let stats = crate::audit::audit(
         &engine,
-        &a.opts,
+        &filters,
         |d| {
             if failed.is_none() {
                 if let Err(e) = writer.row(d) {

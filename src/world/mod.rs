@@ -13,6 +13,7 @@
 
 pub mod generate;
 pub mod model;
+pub mod names;
 pub mod problem;
 pub mod roles;
 pub mod yaml;

@@ -142,6 +142,14 @@ enum Got {
     Refused(u16, String),
 }
 
+/// A `Retry-After` header in seconds (the HTTP-date form is not used by IBM's APIs).
+fn retry_after(resp: &ureq::http::Response<ureq::Body>) -> Option<u64> {
+    resp.headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
 fn snippet(body: &str) -> String {
     let one_line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
     if one_line.chars().count() > 300 {
@@ -205,11 +213,7 @@ impl Client {
                 }
             };
             let status = resp.status().as_u16();
-            let retry_after = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse().ok());
+            let retry_after = retry_after(&resp);
             let body = resp.body_mut().read_to_string().unwrap_or_default();
             if status == 429 || status >= 500 {
                 last = format!("POST {}: HTTP {status}: {}", self.token_url, snippet(&body));
@@ -266,11 +270,7 @@ impl Client {
                 }
             };
             let status = resp.status().as_u16();
-            let retry_after = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse().ok());
+            let retry_after = retry_after(&resp);
             let body = resp
                 .body_mut()
                 .with_config()

@@ -67,6 +67,12 @@ pub struct Builder {
 }
 
 impl Builder {
+    /// Note a record listed a second time (its first listing is the one kept).
+    fn twice(&mut self, file: &str, path: &str, what: &str, id: &str) {
+        let m = format!("{what} `{id}` listed twice: the first is kept");
+        self.summary.note(NoteKind::Dropped, file, path, m);
+    }
+
     /// Whether `id` is a user or service ID member of `account`.
     pub fn is_member(&self, id: &str, account: &str) -> bool {
         self.users
@@ -197,12 +203,7 @@ impl Builder {
         for s in &a.service_ids.items {
             let r = &s.item;
             if self.service_ids.contains_key(&r.iam_id) || self.users.contains_key(&r.iam_id) {
-                self.summary.note(
-                    NoteKind::Dropped,
-                    &a.service_ids.file,
-                    &s.path,
-                    format!("`{}` listed twice: the first is kept", r.iam_id),
-                );
+                self.twice(&a.service_ids.file, &s.path, "service ID", &r.iam_id);
                 continue;
             }
             let created_by = self.creator(&a.service_ids.file, s);
@@ -271,10 +272,7 @@ impl Builder {
         let r = &k.item;
         let drop = |b: &mut Self, m: String| b.summary.note(NoteKind::Dropped, file, &k.path, m);
         if self.keys.contains_key(&r.id) {
-            drop(
-                self,
-                format!("API key `{}` listed twice: the first is kept", r.id),
-            );
+            self.twice(file, &k.path, "API key", &r.id);
             return false;
         }
         if !self.accounts.iter().any(|x| x.id == r.account_id) {
@@ -395,12 +393,7 @@ impl Builder {
                 group.members = everyone.clone();
             }
             if self.groups.contains_key(id) {
-                self.summary.note(
-                    NoteKind::Dropped,
-                    &a.groups.file,
-                    &g.path,
-                    format!("access group `{id}` listed twice: the first is kept"),
-                );
+                self.twice(&a.groups.file, &g.path, "access group", id);
                 continue;
             }
             if let Some((_, m)) = a.members.iter().find(|(gid, _)| gid == id) {
@@ -514,12 +507,7 @@ impl Builder {
         for c in &a.clusters.items {
             let r = &c.item;
             if self.clusters.contains_key(&r.id) {
-                self.summary.note(
-                    NoteKind::Dropped,
-                    &a.clusters.file,
-                    &c.path,
-                    format!("cluster `{}` listed twice: the first is kept", r.id),
-                );
+                self.twice(&a.clusters.file, &c.path, "cluster", &r.id);
                 continue;
             }
             self.clusters.insert(

@@ -25,6 +25,7 @@ pub struct Merged {
 
 /// Merge the overlay `src` (named `file` in problems) over `world`.
 pub fn apply(world: &World, file: &str, src: &str) -> Result<(World, Merged), Problems> {
+    // Located like a world file's syntax error (world::model::parse_world).
     let root = yaml::parse(src).map_err(|e| {
         Problems::one(Problem::new(
             file,
@@ -33,14 +34,15 @@ pub fn apply(world: &World, file: &str, src: &str) -> Result<(World, Merged), Pr
             format!("not valid YAML/JSON: {}", e.message),
         ))
     })?;
-    let mut base = serde_json::to_value(world).map_err(|e| {
+    let cannot = |e: serde_json::Error| {
         Problems::one(Problem::new(
             file,
             root.pos,
             "",
             format!("cannot merge: {e}"),
         ))
-    })?;
+    };
+    let mut base = serde_json::to_value(world).map_err(cannot)?;
     let Kind::Map(entries) = &root.kind else {
         return Err(Problems::one(Problem::new(
             file,
@@ -86,14 +88,7 @@ pub fn apply(world: &World, file: &str, src: &str) -> Result<(World, Merged), Pr
     if !problems.is_empty() {
         return Err(Problems(problems));
     }
-    let world = serde_json::from_value(base).map_err(|e| {
-        Problems::one(Problem::new(
-            file,
-            root.pos,
-            "",
-            format!("cannot merge: {e}"),
-        ))
-    })?;
+    let world = serde_json::from_value(base).map_err(cannot)?;
     Ok((world, merged))
 }
 

@@ -30,6 +30,7 @@ pub mod audit;
 pub mod cli;
 pub mod decide;
 pub mod evaluator;
+pub mod import;
 pub mod report;
 pub mod testing;
 pub mod world;

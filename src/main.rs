@@ -36,6 +36,9 @@ enum Command {
     /// Findings F1-F6 of RULES.md: risky cluster API keys, keys that never expire, accounts
     /// open to roleless members, identities near the key limit.
     Findings(cli::findings::Args),
+    /// An IBM Cloud account (or several) as a world: from an export folder (--from) or the
+    /// APIs (--fetch); the world on stdout or --out, a summary of what was dropped on stderr.
+    Import(cli::import::ImportArgs),
     /// The write log of `apply --write --log` and `run --write --log`: `log verify FILE`.
     Log(cli::log::Args),
 }
@@ -66,6 +69,7 @@ fn main() -> Outcome {
         Command::Generate(a) => cli::generate::exec(a),
         Command::Test(a) => cli::test::exec(a),
         Command::Findings(a) => cli::findings::exec(a),
+        Command::Import(a) => cli::import::import(&a),
         Command::Log(a) => cli::log::exec(a),
     }
 }

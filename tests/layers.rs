@@ -11,6 +11,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("decide", &["world"]),
     ("audit", &["decide", "world"]),
     ("evaluator", &["decide", "world"]),
+    ("import", &["decide", "world"]),
     ("testing", &["evaluator", "decide", "world"]),
     (
         "report",
@@ -18,7 +19,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "cli",
-        &["report", "testing", "audit", "evaluator", "decide", "world"],
+        &[
+            "report",
+            "testing",
+            "audit",
+            "evaluator",
+            "import",
+            "decide",
+            "world",
+        ],
     ),
 ];
 

@@ -73,6 +73,7 @@ fn random_world(seed: u64) -> World {
             owner: format!("u{i}"),
             default_resource_group: "default".into(),
             restrict_user_api_key_creation: *r.pick(&RESTRICTIONS),
+            ..Default::default()
         });
     }
     for i in 0..n {
@@ -90,6 +91,7 @@ fn random_world(seed: u64) -> World {
             accounts,
             functional: r.chance(20),
             classic_parent: (i > 0 && r.chance(50)).then(|| format!("u{}", r.below(i))),
+            ..Default::default()
         });
     }
     for (s, a) in [("s1", "a1"), ("s2", "a2")] {
@@ -97,6 +99,7 @@ fn random_world(seed: u64) -> World {
             id: s.into(),
             account: a.into(),
             created_by: r.chance(70).then(|| format!("u{}", r.below(n))),
+            ..Default::default()
         });
     }
     let members = |w: &World, a: &str| -> Vec<String> {
@@ -122,6 +125,7 @@ fn random_world(seed: u64) -> World {
         id: "g1".into(),
         account: "a1".into(),
         members: g_members,
+        ..Default::default()
     });
     let services: Vec<String> = catalog.services().map(String::from).collect();
     for _ in 0..r.below(9) {
@@ -211,6 +215,7 @@ fn random_world(seed: u64) -> World {
         region: "us-south".into(),
         resource_group: "default".into(),
         addons: vec!["block-storage".into()],
+        ..Default::default()
     });
     w.clusters.push(Cluster {
         id: "c2".into(),
@@ -218,6 +223,7 @@ fn random_world(seed: u64) -> World {
         region: "us-south".into(),
         resource_group: "default".into(),
         addons: vec![],
+        ..Default::default()
     });
     if let (true, false) = (r.chance(70), w.api_keys.is_empty()) {
         let k = r.pick(&w.api_keys).id.clone();

@@ -75,6 +75,7 @@ pub fn apply_logged(
             None => None,
         };
         let w = crate::world::load_world(path, &bundle.roles)?;
+        let spec = &super::names::request(&w, spec)?;
         let mut runner = Runner::new(bundle, w, common.now.clone())?;
         runner.engine().translate(spec)?;
         let r = runner.request(spec);

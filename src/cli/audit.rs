@@ -151,13 +151,14 @@ fn progress_bar(enabled: bool) -> impl Fn(usize, usize) + Sync {
 pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn Write) -> Outcome {
     outcome(|| {
         let engine = load_engine(common)?;
+        let filters = super::names::audit_filters(&engine.tr.world, &a.opts)?;
         let progress = progress_bar(a.progress);
         if !a.against_policies.is_empty()
             || !a.against_variants.is_empty()
             || a.against_world.is_some()
         {
             let other = load_engine(&against(common, a))?;
-            let changes = impact::impact(&engine, &other, &a.opts, &progress)
+            let changes = impact::impact(&engine, &other, &filters, &progress)
                 .map_err(|e| Problem::new("", Default::default(), "", e.to_string()))?;
             crate::report::impact::write(&changes, a.format, out).map_err(Outcome::io)?;
             return Ok(Outcome::default());
@@ -166,7 +167,7 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn Write) -> Outcome {
         let mut failed = None;
         let stats = audit::audit(
             &engine,
-            &a.opts,
+            &filters,
             |d| {
                 if failed.is_none() {
                     if let Err(e) = writer.row(d) {

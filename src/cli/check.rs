@@ -28,10 +28,13 @@ pub fn exec(a: Args) -> Outcome {
 pub fn check(common: &Common, spec: &RequestSpec) -> Outcome {
     outcome(|| {
         let engine = load_engine(common)?;
+        let spec = &super::names::request(&engine.tr.world, spec)?;
         let d = engine.decide(spec)?;
         let stdout = match common.format {
             Format::Json => format!("{}\n", report::decision_json(&d)),
-            Format::Text => report::decision_text(&d),
+            Format::Text => report::decision_text_named(&d, &|id| {
+                crate::world::names::display(&engine.tr.world, id)
+            }),
         };
         let code = match d.decision {
             Verdict::Allow => Exit::Ok,

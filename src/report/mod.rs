@@ -33,6 +33,12 @@ pub fn reason_name(r: &crate::decide::engine::Reason) -> String {
 
 /// A decision as text: the verdict line, then each determining policy with its rules and doc.
 pub fn decision_text(d: &Decision) -> String {
+    decision_text_named(d, &|_| None)
+}
+
+/// [`decision_text`] with a display name beside each id that has one (`name` gives it).
+pub fn decision_text_named(d: &Decision, name: &dyn Fn(&str) -> Option<String>) -> String {
+    let shown = |id: &str| name(id).map_or_else(|| id.to_string(), |n| format!("{id} ({n})"));
     let mut s = String::new();
     let verdict = match d.decision {
         Verdict::Allow => "ALLOW",
@@ -53,7 +59,9 @@ pub fn decision_text(d: &Decision) -> String {
     let _ = writeln!(
         s,
         "{verdict}  {} {} {}{args}",
-        d.principal, d.action, d.resource
+        shown(&d.principal),
+        d.action,
+        shown(&d.resource)
     );
     match (d.decision, d.reasons.is_empty(), d.errors.is_empty()) {
         (Verdict::Deny, true, true) => {

@@ -391,6 +391,7 @@ impl Gen {
                 accounts: accts.iter().map(|&a| self.account_id(a)).collect(),
                 functional: functional[u],
                 classic_parent: None,
+                ..Default::default()
             });
         }
     }
@@ -412,6 +413,7 @@ impl Gen {
             owner: self.world.users[self.owner_of(a)].id.clone(),
             default_resource_group,
             restrict_user_api_key_creation: restriction,
+            ..Default::default()
         });
     }
 
@@ -544,6 +546,7 @@ impl Gen {
             id: id.to_string(),
             account: self.account_id(a),
             members: members.iter().map(|&u| self.uid(u)).collect(),
+            ..Default::default()
         });
     }
 
@@ -599,6 +602,7 @@ impl Gen {
                 id: id.clone(),
                 account: acct.clone(),
                 created_by,
+                ..Default::default()
             });
             self.plans[a].sids.push(i);
             // Service-ID-scoped bindings: the service ID on itself, or a person on it.
@@ -712,6 +716,7 @@ impl Gen {
                             region: region.to_string(),
                             resource_group: rg.clone(),
                             addons,
+                            ..Default::default()
                         });
                     }
                     if !self.rng.chance(90) {

@@ -14,6 +14,7 @@
 pub mod fields;
 pub mod generate;
 pub mod model;
+pub mod names;
 pub mod problem;
 pub mod roles;
 pub mod validate;

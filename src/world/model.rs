@@ -121,23 +121,44 @@ fn is_default_rg(s: &String) -> bool {
     s == "default"
 }
 
+/// A resource group of an account: its id and display name.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceGroup {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
 /// An account.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Account {
     pub id: String,
+    /// A display name (never decides anything).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub owner: String,
     #[serde(default = "default_rg", skip_serializing_if = "is_default_rg")]
     pub default_resource_group: String,
     #[serde(default)]
     pub restrict_user_api_key_creation: Restriction,
+    /// Resource groups by id, with their display names (never decide anything).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_groups: Vec<ResourceGroup>,
 }
 
 /// A user (a person or a functional ID).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct User {
     pub id: String,
+    /// A display name (never decides anything).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A display email (never decides anything).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     #[serde(default)]
     pub accounts: Vec<String>,
     #[serde(default, skip_serializing_if = "is_false")]
@@ -147,20 +168,26 @@ pub struct User {
 }
 
 /// A service ID of one account.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceId {
     pub id: String,
+    /// A display name (never decides anything).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub account: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
 }
 
 /// An access group of one account.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct AccessGroup {
     pub id: String,
+    /// A display name (never decides anything).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub account: String,
     #[serde(default)]
     pub members: Vec<String>,
@@ -225,10 +252,13 @@ pub struct ClassicKey {
 }
 
 /// A Kubernetes Service cluster.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Cluster {
     pub id: String,
+    /// A display name (never decides anything).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub account: String,
     pub region: String,
     /// Filled with the account's default resource group when absent.

@@ -495,16 +495,16 @@ impl Checker<'_> {
     /// R10: at most [`KEY_LIMIT`] stored keys per identity, every stored key counted; the first
     /// key past the limit is reported, at its identity.
     fn key_limit(&mut self, w: &World) {
+        let mut total: HashMap<&str, usize> = HashMap::new();
+        for k in &w.api_keys {
+            *total.entry(k.identity.as_str()).or_default() += 1;
+        }
         let mut count: HashMap<&str, usize> = HashMap::new();
         for (i, k) in w.api_keys.iter().enumerate() {
             let n = count.entry(k.identity.as_str()).or_default();
             *n += 1;
             if *n == KEY_LIMIT + 1 {
-                let total = w
-                    .api_keys
-                    .iter()
-                    .filter(|x| x.identity == k.identity)
-                    .count();
+                let total = total[k.identity.as_str()];
                 self.problem(
                     "api_keys",
                     i,

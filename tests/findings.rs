@@ -161,6 +161,7 @@ fn f2_deleted_disabled_expired_or_owner_gone() {
                 "  - { id: a1, owner: own, restrict_user_api_key_creation: RESTRICTED }",
                 "  - { id: a1, owner: own, restrict_user_api_key_creation: RESTRICTED }\n  - { id: a2, owner: own }",
             )
+            .replace("{ id: own, accounts: [a1]", "{ id: own, accounts: [a1, a2]")
             .replace("{ id: fid, accounts: [a1]", "{ id: fid, accounts: [a2]")
             .replace("members: [fid, per]", "members: [per]")
             .replace(

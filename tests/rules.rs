@@ -213,7 +213,7 @@ fn r4_members_create_their_own_keys() {
         spec("gina", "api-key-create", "gina", &[("account", "acme")]),
     );
     let e2 = world(
-        "accounts: [{id: a, owner: o}, {id: b, owner: o}]\nusers: [{id: o, accounts: [a]}, {id: u, accounts: [a]}]\n",
+        "accounts: [{id: a, owner: o}, {id: b, owner: o}]\nusers: [{id: o, accounts: [a, b]}, {id: u, accounts: [a]}]\n",
     );
     allow(
         &e2,
@@ -584,6 +584,53 @@ fn r18_service_id_creator_and_owner_manage_its_keys() {
         "owner-manages-service-id-keys",
     );
     not_permitted(e, spec("gina", "api-key-get", "key-ci-1", &[]));
+}
+
+/// R18: a creator keeps control of its service ID's keys only while a member of the service
+/// ID's account; one who left (now a member of another account only) keeps nothing.
+#[test]
+fn r18_a_creator_who_left_the_account_keeps_nothing() {
+    const ACTIONS: [&str; 7] = [
+        "api-key-get",
+        "api-key-update",
+        "api-key-delete",
+        "api-key-lock",
+        "api-key-unlock",
+        "api-key-disable",
+        "api-key-enable",
+    ];
+    let src = "accounts: [{id: a, owner: o}, {id: b, owner: p}]\nusers: [{id: o, accounts: [a]}, {id: p, accounts: [b]}, {id: x, accounts: [XS]}]\nservice_ids: [{id: s, account: a, created_by: x}]\napi_keys: [{id: k, identity: s, etag: \"1\"}]\n";
+    let args = |a: &str| -> Vec<(&'static str, &'static str)> {
+        if a == "api-key-update" {
+            vec![("etag", "*"), ("name", "n")]
+        } else {
+            vec![]
+        }
+    };
+    let member = world(&src.replace("XS", "a, b"));
+    allow(
+        &member,
+        spec("x", "api-key-create", "s", &[]),
+        "service-id-creator-manages-keys",
+    );
+    for a in ACTIONS {
+        allow(
+            &member,
+            spec("x", a, "k", &args(a)),
+            "service-id-creator-manages-keys",
+        );
+    }
+    let left = world(&src.replace("XS", "b"));
+    not_permitted(&left, spec("x", "api-key-create", "s", &[]));
+    for a in ACTIONS {
+        not_permitted(&left, spec("x", a, "k", &args(a)));
+    }
+    // The owner of the service ID's account still manages its keys.
+    allow(
+        &left,
+        spec("o", "api-key-delete", "k", &[]),
+        "owner-manages-service-id-keys",
+    );
 }
 
 // ---- Classic infrastructure API keys ----

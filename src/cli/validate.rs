@@ -48,7 +48,10 @@ pub fn validate(common: &Common) -> Outcome {
         warnings = b.warnings.clone();
         if let Some(path) = &common.world {
             match world_line(b, path) {
-                Ok(l) => lines.push(l),
+                Ok((l, w)) => {
+                    lines.push(l);
+                    warnings.extend(w);
+                }
                 Err(p) => problems.extend(p),
             }
         }
@@ -94,16 +97,21 @@ fn annotation_problems(p: &PolicyInfo) -> Vec<Problem> {
     out
 }
 
-/// The world's summary line, or its problems (loading, then building its entities).
-fn world_line(b: &PolicyBundle, path: &std::path::Path) -> Result<String, Vec<Problem>> {
-    let w = crate::world::load_world(path, &b.roles).map_err(|p| p.0)?;
+/// The world's summary line and warnings, or its problems (loading, then building its
+/// entities).
+fn world_line(
+    b: &PolicyBundle,
+    path: &std::path::Path,
+) -> Result<(String, Vec<Problem>), Vec<Problem>> {
+    let (w, warnings) = crate::world::load_world_warned(path, &b.roles).map_err(|p| p.0)?;
     let e = Engine::new(b.clone(), w).map_err(|p| p.0)?;
-    Ok(format!(
+    let line = format!(
         "ok: world {} is valid ({} accounts, {} users, {} service IDs, {} API keys)",
         path.display(),
         e.tr.world.accounts.len(),
         e.tr.world.users.len(),
         e.tr.world.service_ids.len(),
         e.tr.world.api_keys.len()
-    ))
+    );
+    Ok((line, warnings))
 }

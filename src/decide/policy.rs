@@ -345,12 +345,24 @@ impl Reader {
             ));
             return policy_end(&source.text, off);
         };
-        let off = source.text[cursor.min(source.text.len())..]
+        // The id as written, else (an id with escapes) the next `@id(`, else the policy.
+        let rest = &source.text[cursor.min(source.text.len())..];
+        let off = rest
             .find(&format!("@id(\"{id}\")"))
+            .or_else(|| rest.find("@id("))
             .map(|o| o + cursor)
             .unwrap_or_else(|| next_policy_start(&source.text, cursor));
         let next = policy_end(&source.text, off);
         let pos = line_col(&source.text, off);
+        if let Some(why) = bad_policy_id(&id) {
+            self.problems.push(Problem::new(
+                &source.name,
+                pos,
+                "@id",
+                format!("policy id {:?} {why}", id),
+            ));
+            return next;
+        }
         if let Some(prev) = self.info.get(&id) {
             self.problems.push(Problem::new(
                 &source.name,
@@ -383,6 +395,31 @@ impl Reader {
         self.info.insert(id, info);
         next
     }
+}
+
+/// Why a policy id is not usable, or `None`: an id is what reasons, coverage and reports show,
+/// so it must be non-empty, printable (no control, formatting or line-separator characters, no
+/// leading or trailing space) and say something (not only spaces).
+fn bad_policy_id(id: &str) -> Option<&'static str> {
+    if id.trim().is_empty() {
+        Some("is empty or only spaces: every policy needs a non-empty @id")
+    } else if id.chars().any(unprintable) {
+        Some("has an unprintable character: an @id is printable text")
+    } else if id.trim() != id {
+        Some("starts or ends with a space")
+    } else {
+        None
+    }
+}
+
+/// Characters that do not print as themselves: controls (C0, DEL, C1), Unicode format
+/// characters (zero-width, bidirectional overrides, BOM, tags) and line/paragraph separators.
+fn unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{AD}' | '\u{600}'..='\u{605}' | '\u{61C}' | '\u{6DD}' | '\u{70F}' | '\u{180E}'
+            | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}'
+            | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}' | '\u{E0001}' | '\u{E0020}'..='\u{E007F}')
 }
 
 /// Validate strictly against the schema: the errors, located, or the warnings, located.

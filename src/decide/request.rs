@@ -322,6 +322,22 @@ fn cluster_slot_target(
             format!("{} needs --arg region=REGION", def.name),
         ));
     };
+    // An empty scope is no slot: refused here, before anything is decided, so a decision is
+    // never made on a slot other than the one carried out.
+    for (name, what) in [
+        ("region", "a region"),
+        (
+            "resource_group",
+            "a resource group (omit it for the account's default)",
+        ),
+    ] {
+        if args.get(name).is_some_and(|v| v.trim().is_empty()) {
+            return Err(bad(
+                &format!("--arg {name}"),
+                format!("must not be empty: give {what}"),
+            ));
+        }
+    }
     let rg = match args.get("resource_group") {
         Some(rg) => rg.clone(),
         None => {

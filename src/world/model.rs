@@ -431,6 +431,19 @@ pub fn load_world(path: &Path, roles: &RoleCatalog) -> Result<World, Problems> {
     parse_world(&file, &src, roles)
 }
 
+/// [`load_world`], with the warnings of a valid world, located: a service ID whose creator is
+/// not a member of its account (that creator manages none of its keys, R18).
+pub fn load_world_warned(
+    path: &Path,
+    roles: &RoleCatalog,
+) -> Result<(World, Vec<Problem>), Problems> {
+    let (file, src) = crate::world::problem::read_input(path)?;
+    let root = fields::parse_located(&file, &src)?;
+    let (world, sh) = checked(&file, &root, roles)?;
+    let warnings = validate::warnings(&file, &root, &world, &sh);
+    Ok((world, warnings))
+}
+
 /// Parse and validate a world from text; `file` names it in problems.
 pub fn parse_world(file: &str, src: &str, roles: &RoleCatalog) -> Result<World, Problems> {
     let root = fields::parse_located(file, src)?;
@@ -440,13 +453,18 @@ pub fn parse_world(file: &str, src: &str, roles: &RoleCatalog) -> Result<World, 
 /// Validate a world from an already parsed YAML node (e.g. a world written inline in a
 /// scenario script); problems are located in `file` by the node's positions.
 pub fn world_from_node(file: &str, root: &Node, roles: &RoleCatalog) -> Result<World, Problems> {
+    checked(file, root, roles).map(|(world, _)| world)
+}
+
+/// The world of a parsed tree, checked, with where its records sit in the file.
+fn checked(file: &str, root: &Node, roles: &RoleCatalog) -> Result<(World, Shape), Problems> {
     let mut p = Vec::new();
     let mut sh = Shape::default();
     let mut world = shape(file, root, &mut p, &mut sh);
     // Cross-record checks run on what parsed, so one pass reports every problem.
     validate::check(file, root, &mut world, roles, &sh, &mut p);
     if p.is_empty() {
-        Ok(world)
+        Ok((world, sh))
     } else {
         p.sort_by_key(|a| a.pos);
         Err(Problems(p))
@@ -505,7 +523,24 @@ fn items<T: DeserializeOwned>(
     };
     let mut out = Vec::new();
     for (i, item) in list.iter().enumerate() {
-        match fields::de::<T>(file, item, &format!("{section}[{i}]"), p) {
+        let field = format!("{section}[{i}]");
+        if !matches!(item.kind, Kind::Map(_)) {
+            // serde would bind a list to the record's fields by their order: refused.
+            p.push(Problem::new(
+                file,
+                item.pos,
+                &field,
+                format!(
+                    "a record of `{section}` is a mapping of named fields (`{{ id: ..., ... }}`), not {}",
+                    match item.kind {
+                        Kind::Seq(_) => "a list",
+                        _ => "a single value",
+                    }
+                ),
+            ));
+            continue;
+        }
+        match fields::de::<T>(file, item, &field, p) {
             Some(v) => {
                 out.push(v);
                 shape.orig.entry(section).or_default().push(i);

@@ -11,6 +11,7 @@
 //! they grant. May use: the rest of [`crate::world`].
 
 use crate::world::RoleCatalog;
+use crate::world::generate::KEY_LIMIT;
 use crate::world::model::{
     IAM_IDENTITY, IdKind, Index, KUBERNETES, RoleBinding, Shape, User, World, cedar_datetime,
 };
@@ -45,6 +46,7 @@ pub(super) fn check(
     c.access_groups(w);
     c.role_bindings(w);
     c.api_keys(w);
+    c.key_limit(w);
     c.classic_keys(w);
     c.clusters(w);
     c.cluster_api_keys(w);
@@ -157,6 +159,8 @@ impl Checker<'_> {
         for (i, a) in w.accounts.iter().enumerate() {
             if let Some(m) = self.expect(&a.owner, &[IdKind::User]) {
                 self.problem("accounts", i, "owner", m);
+            } else {
+                self.owner_listed(w, i);
             }
             if a.default_resource_group.is_empty() {
                 self.problem(
@@ -167,6 +171,26 @@ impl Checker<'_> {
                 );
             }
             self.add_member(&a.id, &a.owner);
+        }
+    }
+
+    /// The owner of the `i`-th account is a member of it like any user: its user record lists
+    /// the account (membership has one source, `users[].accounts`).
+    fn owner_listed(&mut self, w: &World, i: usize) {
+        let a = &w.accounts[i];
+        let Some(u) = w.user(&a.owner) else {
+            return; // its record did not parse
+        };
+        if !u.accounts.contains(&a.id) {
+            self.problem(
+                "accounts",
+                i,
+                "owner",
+                format!(
+                    "owner `{}` is not a member of account `{}`: add `{}` to the `accounts` of user `{}`",
+                    u.id, a.id, a.id, u.id
+                ),
+            );
         }
     }
 
@@ -373,7 +397,17 @@ impl Checker<'_> {
     fn binding_scope(&mut self, w: &World, i: usize, b: &RoleBinding) {
         let scoped_by_region = b.service == KUBERNETES;
         for (field, value) in [("region", &b.region), ("resource_group", &b.resource_group)] {
-            if value.is_some() && !scoped_by_region {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                self.problem(
+                    "role_bindings",
+                    i,
+                    field,
+                    format!(
+                        "`{field}` must not be empty: omit it to cover every {}",
+                        field.replace('_', " ")
+                    ),
+                );
+            } else if value.is_some() && !scoped_by_region {
                 self.problem(
                     "role_bindings",
                     i,
@@ -455,6 +489,33 @@ impl Checker<'_> {
                 }
             }
             w.api_keys[i].account = account;
+        }
+    }
+
+    /// R10: at most [`KEY_LIMIT`] stored keys per identity, every stored key counted; the first
+    /// key past the limit is reported, at its identity.
+    fn key_limit(&mut self, w: &World) {
+        let mut total: HashMap<&str, usize> = HashMap::new();
+        for k in &w.api_keys {
+            *total.entry(k.identity.as_str()).or_default() += 1;
+        }
+        let mut count: HashMap<&str, usize> = HashMap::new();
+        for (i, k) in w.api_keys.iter().enumerate() {
+            let n = count.entry(k.identity.as_str()).or_default();
+            *n += 1;
+            if *n == KEY_LIMIT + 1 {
+                let total = total[k.identity.as_str()];
+                self.problem(
+                    "api_keys",
+                    i,
+                    "identity",
+                    format!(
+                        "`{}` has {total} API keys, more than the limit of {KEY_LIMIT} per identity (R10: every stored key counts, disabled, expired and obsolete ones included); this is key {}",
+                        k.identity,
+                        KEY_LIMIT + 1
+                    ),
+                );
+            }
         }
     }
 
@@ -638,4 +699,28 @@ impl Checker<'_> {
             w.cluster_api_keys[i].resource_group = rg;
         }
     }
+}
+
+/// Warnings about a world that loaded (not errors: the world is valid), each located: a
+/// service ID whose creator is not a member of its account (that creator manages none of its
+/// keys, R18).
+pub(super) fn warnings(file: &str, root: &Node, w: &World, shape: &Shape) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for (i, s) in w.service_ids.iter().enumerate() {
+        let Some(c) = &s.created_by else { continue };
+        let Some(u) = w.user(c) else { continue };
+        if !u.accounts.contains(&s.account) {
+            let path = format!("service_ids[{}].created_by", shape.orig("service_ids", i));
+            out.push(Problem::new(
+                file,
+                root.locate(&path),
+                &path,
+                format!(
+                    "creator `{c}` of service ID `{}` is not a member of its account `{}`: as its creator, `{c}` manages none of its keys (R18)",
+                    s.id, s.account
+                ),
+            ));
+        }
+    }
+    out
 }

@@ -100,7 +100,9 @@ pub struct ScenarioTest {
 }
 
 /// A request as one line: `PRINCIPAL ACTION RESOURCE [NAME=VALUE …]` (the `allow` entry form).
+/// Secret args (a caller-supplied key value) read `(hidden)`.
 pub fn request_line(spec: &RequestSpec) -> String {
+    let spec = spec.redacted();
     let mut s = format!(
         "{} {} {}",
         spec.principal,

@@ -313,3 +313,191 @@ fn no_command_prints_a_supplied_key_value() {
     let o = keyward(&["audit", "--world", s(&w)]);
     assert_no_value("audit", &o);
 }
+
+// ---- item 9: a script's steps are checked before any runs ----
+
+/// `run` on a script whose second step is `bad`, after a first step that is fine; the error must
+/// be located at `line:col` (by default where the field's key is written) and name `field`, and
+/// nothing may run.
+fn assert_refused_at_load(bad: &str, at: Option<&str>, field: &str) {
+    let key = field.rsplit('.').next().unwrap();
+    let at = at.map(String::from).unwrap_or_else(|| {
+        let col = bad.find(&format!("{key}:")).expect("the field is written") + 1;
+        format!("4:{col}")
+    });
+    let (d, _w) = dir();
+    let script = write(
+        d.path(),
+        "s.yaml",
+        &format!(
+            "world: w.yaml\nsteps:\n  - {{ principal: kate, action: api-key-lock, resource: key-kate-1, expect: allow }}\n{bad}\n"
+        ),
+    );
+    let o = keyward(&["run", &script, "--write"]);
+    assert_eq!(o.code, 1, "{bad}: {}{}", o.stdout, o.stderr);
+    assert!(o.stdout.is_empty(), "{bad}: a step ran:\n{}", o.stdout);
+    let want = format!("s.yaml:{at}: {field}: ");
+    assert!(
+        o.stderr.contains(&want),
+        "{bad}: want `{want}` in\n{}",
+        o.stderr
+    );
+    let text = std::fs::read_to_string(d.path().join("w.yaml")).unwrap();
+    assert_eq!(
+        text,
+        std::fs::read_to_string(ACME).unwrap(),
+        "{bad}: written"
+    );
+}
+
+#[test]
+fn unknown_actions_principals_resources_and_args_in_a_script_are_load_errors() {
+    let cases = [
+        (
+            "  - { principal: kate, action: api-key-explode, resource: key-kate-1, expect: fail }",
+            None,
+            "steps[1].action",
+        ),
+        (
+            "  - { principal: mallory, action: api-key-get, resource: key-kate-1, expect: fail }",
+            None,
+            "steps[1].principal",
+        ),
+        (
+            "  - { principal: kate, action: api-key-get, resource: key-nobody, expect: fail }",
+            None,
+            "steps[1].resource",
+        ),
+        (
+            "  - { principal: kate, action: api-key-get, resource: key-kate-1, args: { colour: red }, expect: fail }",
+            None,
+            "steps[1].args.colour",
+        ),
+        // An id of the wrong kind: an account as the principal.
+        (
+            "  - { principal: acme, action: api-key-get, resource: key-kate-1, expect: fail }",
+            None,
+            "steps[1].principal",
+        ),
+        (
+            "  - { event: leak, key: key-nobody, expect: fail }",
+            None,
+            "steps[1].key",
+        ),
+        (
+            "  - { principal: kate, action: api-key-get, resource: key-kate-1, now: yesterday, expect: fail }",
+            None,
+            "steps[1].now",
+        ),
+        (
+            "  - { principal: kate, action: api-key-update, expect: fail }",
+            Some("4:5"),
+            "steps[1].resource",
+        ),
+    ];
+    for (bad, at, field) in cases {
+        assert_refused_at_load(bad, at, field);
+    }
+}
+
+#[test]
+fn legitimate_fail_steps_and_ids_made_by_earlier_steps_still_run() {
+    let (d, w) = dir();
+    // key-1 exists only once step 1 has created it; deleting a deleted key and a stale etag
+    // fail as outcomes.
+    let script = write(
+        d.path(),
+        "ok.yaml",
+        "world: w.yaml\nsteps:\n  - { principal: ivan, action: api-key-create, resource: ci-bot, expect: allow }\n  - { principal: ivan, action: api-key-get, resource: key-1, expect: allow }\n  - { principal: ivan, action: api-key-delete, resource: key-1, expect: allow }\n  - { principal: ivan, action: api-key-delete, resource: key-1, expect: fail }\n  - { principal: kate, action: api-key-update, resource: key-kate-1, args: { etag: \"9\", name: x }, expect: fail }\n  - { event: leak, key: key-1, expect: fail }\n",
+    );
+    let o = keyward(&["run", &script]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    for f in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/scenarios")).unwrap()
+    {
+        let f = f.unwrap().path();
+        let o = keyward(&["run", s(&f)]);
+        assert_eq!(o.code, 0, "{}: {}{}", f.display(), o.stdout, o.stderr);
+    }
+    drop(w);
+}
+
+#[test]
+fn a_test_files_scenario_steps_are_checked_like_its_checks() {
+    let (d, _w) = dir();
+    let t = write(
+        d.path(),
+        "t.yaml",
+        "world: w.yaml\nscenarios:\n  - name: s\n    steps:\n      - { principal: ivan, action: api-key-create, resource: ci-bot, expect: allow }\n      - { principal: ivan, action: api-key-get, resource: key-1, expect: allow }\n      - { principal: mallory, action: api-key-get, resource: key-kate-1, expect: fail }\n",
+    );
+    let o = keyward(&["test", &t]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    let all = format!("{}{}", o.stdout, o.stderr);
+    assert!(
+        all.contains("t.yaml:7:11: scenarios[0].steps[2].principal: "),
+        "{all}"
+    );
+    assert!(
+        !all.contains("passed (") || all.contains("0 passed"),
+        "{all}"
+    );
+}
+
+// ---- item 11: every error names file, line, column and field ----
+
+fn test_file_error(text: &str) -> String {
+    let (d, _w) = dir();
+    let t = write(d.path(), "t.yaml", text);
+    let o = keyward(&["test", &t]);
+    assert_eq!(o.code, 1, "{text}: {}{}", o.stdout, o.stderr);
+    format!("{}{}", o.stdout, o.stderr)
+}
+
+#[test]
+fn a_test_files_policies_variant_schema_and_now_are_located() {
+    let check = "checks:\n  - { principal: kate, action: api-key-get, resource: key-kate-1, expect: allow }\n";
+    for (head, want) in [
+        ("policies: nowhere\n", "t.yaml:2:11: policies: "),
+        ("policies: [nowhere]\n", "t.yaml:2:12: policies[0]: "),
+        (
+            "variant: nosuch\n",
+            "t.yaml:2:10: variant: unknown variant `nosuch`",
+        ),
+        (
+            "variant: [c1-editor-creates, nosuch]\n",
+            "t.yaml:2:30: variant[1]: unknown variant `nosuch`",
+        ),
+        ("schema: nope.cedarschema\n", "t.yaml:2:9: schema: "),
+        ("now: yesterday\n", "t.yaml:2:6: now: `yesterday`"),
+    ] {
+        let all = test_file_error(&format!("world: w.yaml\n{head}{check}"));
+        assert!(all.contains(want), "{head}: want `{want}` in\n{all}");
+        assert!(
+            !all.contains("error: --"),
+            "{head}: given as a flag:\n{all}"
+        );
+    }
+    let all = test_file_error(
+        "world: w.yaml\nchecks: []\nscenarios:\n  - name: x\n    now: bad\n    steps: []\n",
+    );
+    assert!(
+        all.contains("t.yaml:5:10: scenarios[0].now: `bad`"),
+        "{all}"
+    );
+    let all = test_file_error(
+        "world: w.yaml\nchecks:\n  - { principal: kate, action: api-key-get, resource: key-kate-1, now: soon, expect: allow }\n",
+    );
+    assert!(all.contains("t.yaml:3:72: checks[0].now: `soon`"), "{all}");
+}
+
+#[test]
+fn a_script_without_a_world_is_located_at_its_mapping() {
+    let (d, _w) = dir();
+    let script = write(
+        d.path(),
+        "s.yaml",
+        "# a comment\n\nsteps:\n  - { principal: kate, action: api-key-get, resource: key-kate-1 }\n",
+    );
+    let o = keyward(&["run", &script]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("s.yaml:3:1: world: "), "{}", o.stderr);
+}

@@ -380,6 +380,11 @@ fn unknown_actions_principals_resources_and_args_in_a_script_are_load_errors() {
             "steps[1].principal",
         ),
         (
+            "  - { principal: kate, action: api-key-create, resource: kate, args: { account: nowhere }, expect: fail }",
+            None,
+            "steps[1].args.account",
+        ),
+        (
             "  - { event: leak, key: key-nobody, expect: fail }",
             None,
             "steps[1].key",

@@ -6,7 +6,7 @@
 //! what they allow ([`changes`]). It must not decide permissions nor change a world itself,
 //! nor word a step for people (`report::scenario` does).
 
-use crate::decide::action::{Action, ResourceDefault};
+use crate::decide::action::{Action, ArgKind, ResourceDefault};
 use crate::decide::engine::{Decision, Engine, Verdict};
 use crate::decide::entities::{Translation, ty};
 use crate::decide::policy::PolicyBundle;
@@ -16,7 +16,7 @@ use crate::world::RoleCatalog;
 use crate::world::fields::{self, de};
 use crate::world::problem::{Problem, Problems};
 use crate::world::yaml::{Kind, Node, Pos};
-use crate::world::{self, World};
+use crate::world::{self, IdKind, World};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -539,6 +539,21 @@ fn check_request(
             )
         };
         p.push(step_problem(file, step, &format!("args.{name}"), message));
+    }
+    // Accounts are never made or removed by a step: an account arg names one of the world.
+    for (name, value) in &spec.args {
+        if def
+            .arg(name)
+            .is_some_and(|a| matches!(a.kind, ArgKind::Account))
+            && tr.kind(value) != Some(IdKind::Account)
+        {
+            p.push(step_problem(
+                file,
+                step,
+                &format!("args.{name}"),
+                format!("`{value}` is not an account of the world the steps start from"),
+            ));
+        }
     }
     if let Err(why) = may_be(tr, &spec.principal, def.principal.types) {
         p.push(step_problem(

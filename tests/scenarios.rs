@@ -210,11 +210,30 @@ fn write_keeps_the_final_state_only_when_the_run_passed() {
     assert!(o.stdout.contains(&format!("wrote {}", world.display())));
     let after = std::fs::read_to_string(&world).unwrap();
     assert!(!after.contains("key-kate-1"));
-    // Run again on the written state: key-kate-1 is gone, so the first step fails and
-    // nothing is written.
+    // Run again on the written state: key-kate-1 is gone and no step creates it, so the
+    // script does not load (a located error naming the step's resource) and nothing is written.
     let now = std::fs::read(&world).unwrap();
     let o = run(&script, Some(&world), true, Format::Text);
     assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains(":6:")
+            && o.stderr.contains("steps[0].resource")
+            && o.stderr.contains("key-kate-1"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(std::fs::read(&world).unwrap(), now);
+    // A step that fails on the state earlier steps left still runs, and a failed run is not
+    // written: here the first step deletes a key the second then cannot delete.
+    let twice = dir.path().join("twice.yaml");
+    std::fs::write(
+        &twice,
+        "steps:\n  - { principal: alice, action: api-key-delete, resource: key-carl-old, expect: allow }\n  - { principal: alice, action: api-key-delete, resource: key-carl-old, expect: allow }\n",
+    )
+    .unwrap();
+    let now = std::fs::read(&world).unwrap();
+    let o = run(&twice, Some(&world), true, Format::Text);
+    assert_eq!(o.code, 1, "{o:?}");
     assert!(o.stdout.contains("not written"), "{}", o.stdout);
     assert_eq!(std::fs::read(&world).unwrap(), now);
     // An inline world has no file to keep it in.

@@ -9,16 +9,17 @@ use std::path::PathBuf;
 /// The arguments of `keyward generate`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Users, account owners and functional IDs included (at least 1).
+    /// Users, account owners and functional IDs included (1 to 1,000,000).
     #[arg(long, value_name = "N")]
     pub users: usize,
-    /// API keys per user on average; no identity gets more than 20 (R10).
+    /// API keys per user on average (at most 1,000); no identity gets more than 20 (R10).
+    /// (users + service IDs) × min(K, 20) may not exceed 2,000,000.
     #[arg(long, value_name = "K")]
     pub keys_per_user: usize,
-    /// Service IDs, spread over the accounts.
+    /// Service IDs, spread over the accounts (at most 100,000).
     #[arg(long, value_name = "S")]
     pub service_ids: usize,
-    /// Accounts (at least 1).
+    /// Accounts (1 to 10,000).
     #[arg(long, value_name = "A")]
     pub accounts: usize,
     /// The seed: the same arguments give byte-identical output.

@@ -18,7 +18,7 @@ use crate::evaluator::scenario::{StepAction, StepResult};
 use crate::evaluator::store::WorldLock;
 use crate::report::run::{RunReport, StepReport};
 use crate::world::World;
-use crate::world::problem::Problem;
+use crate::world::problem::{Problem, Problems};
 use std::path::{Path, PathBuf};
 
 /// The arguments of `keyward run`.
@@ -68,8 +68,13 @@ pub fn run_logged(common: &Common, script_path: &Path, write: bool, log: Option<
             (Some(p), _) => ScriptWorld::File(p.clone()),
             (None, s) => s,
         };
-        let (path, initial, _lock) = start(source, &script.file, &bundle.roles, write)?;
+        let (path, initial, _lock) =
+            start(source, (&script.file, script.pos), &bundle.roles, write)?;
         let mut runner = Runner::new(bundle, initial.clone(), common.now.clone())?;
+        let problems = scenario::check_steps(&script.file, &script.steps, &runner.engine().tr);
+        if !problems.is_empty() {
+            return Err(Problems(problems).into());
+        }
         let logged = match (log, &path) {
             (Some(_), Some(p)) => Some(file_sha256(p)?),
             _ => None,
@@ -187,17 +192,18 @@ fn entries(
     Ok(out)
 }
 
-/// Where the run starts: an inline world (never written) or a file, locked when writing.
+/// Where the run starts: an inline world (never written) or a file, locked when writing. A
+/// missing world is reported at `at`, where the script's mapping starts.
 fn start(
     source: ScriptWorld,
-    script: &str,
+    (script, at): (&str, crate::world::yaml::Pos),
     roles: &crate::world::RoleCatalog,
     write: bool,
 ) -> Result<Start, Outcome> {
     match source {
         ScriptWorld::Missing => Err(Problem::new(
             script,
-            crate::world::yaml::Pos { line: 1, col: 1 },
+            at,
             "world",
             "the script names no world: add `world: FILE` (relative to the script) or pass --world FILE",
         )

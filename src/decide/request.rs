@@ -28,6 +28,15 @@ pub fn actions() -> impl Iterator<Item = &'static str> {
     ACTIONS.iter().copied()
 }
 
+/// Whether any action declares an arg of this name secret (its value is never shown).
+pub fn is_secret_arg(name: &str) -> bool {
+    Action::ALL.iter().any(|a| {
+        a.def()
+            .arg(name)
+            .is_some_and(|arg| matches!(arg.kind, ArgKind::Secret))
+    })
+}
+
 /// A request as users write it.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RequestSpec {
@@ -45,6 +54,19 @@ pub struct RequestSpec {
 }
 
 impl RequestSpec {
+    /// The request with every secret arg (a caller-supplied key value) replaced by `(hidden)`:
+    /// the only form of a request that may be shown. An arg is secret by its name, whichever
+    /// action it is given to (`apikey` on an action that takes no such arg is still hidden).
+    pub fn redacted(&self) -> RequestSpec {
+        let mut spec = self.clone();
+        for (name, value) in spec.args.iter_mut() {
+            if is_secret_arg(name) {
+                *value = "(hidden)".into();
+            }
+        }
+        spec
+    }
+
     /// A request of `principal` to do `action` on `resource` with these args.
     pub fn new(principal: &str, action: &str, resource: &str, args: &[(&str, &str)]) -> Self {
         RequestSpec {

@@ -165,38 +165,43 @@ pub fn current_etag(k: &ApiKey) -> String {
     k.etag.clone().unwrap_or_else(|| "1".to_string())
 }
 
+/// A new etag, different from every earlier one: the number after a numeric etag, or the etag
+/// with `.1` appended when it is not a number or is the highest number (so it never wraps).
 fn bump_etag(k: &mut ApiKey) {
     let cur = current_etag(k);
-    k.etag = Some(match cur.parse::<u64>() {
-        Ok(n) => (n + 1).to_string(),
-        Err(_) => format!("{cur}.1"),
-    });
+    k.etag = Some(
+        match cur.parse::<u64>().ok().and_then(|n| n.checked_add(1)) {
+            Some(n) => n.to_string(),
+            None => format!("{cur}.1"),
+        },
+    );
 }
 
 /// The next free id `prefix-N`: one past the highest N used by any id of the world or named by
 /// a cluster API key slot, so a deleted key's id is not handed out again while a slot may
-/// still name it.
+/// still name it. When the highest N is `u64::MAX` (nothing lies past it), the lowest N that no
+/// id or slot names: there are fewer ids than numbers, so one is free; ids never wrap to reuse
+/// one in use.
 fn next_id(w: &World, prefix: &str) -> String {
     let index = w.index();
-    let mut highest = 0u64;
     let named = index
         .ids
         .keys()
         .map(String::as_str)
         .chain(w.cluster_api_keys.iter().map(|s| s.api_key.as_str()));
-    for id in named {
-        if let Some(n) = id
-            .strip_prefix(prefix)
-            .and_then(|r| r.strip_prefix('-'))
-            .and_then(|r| r.parse::<u64>().ok())
-        {
-            highest = highest.max(n);
-        }
-    }
-    let mut n = highest + 1;
-    while index.ids.contains_key(&format!("{prefix}-{n}")) {
-        n += 1;
-    }
+    let used: std::collections::BTreeSet<u64> = named
+        .filter_map(|id| {
+            id.strip_prefix(prefix)
+                .and_then(|r| r.strip_prefix('-'))
+                .and_then(|r| r.parse::<u64>().ok())
+        })
+        .collect();
+    let highest = used.last().copied().unwrap_or(0);
+    let free = |n: &u64| !used.contains(n) && !index.ids.contains_key(&format!("{prefix}-{n}"));
+    let n = (highest.saturating_add(1)..=u64::MAX)
+        .chain(1..highest)
+        .find(free)
+        .expect("a world names fewer ids than there are numbers");
     format!("{prefix}-{n}")
 }
 

@@ -6,15 +6,17 @@
 //! what they allow ([`changes`]). It must not decide permissions nor change a world itself,
 //! nor word a step for people (`report::scenario` does).
 
+use crate::decide::action::{Action, ArgKind, ResourceDefault};
 use crate::decide::engine::{Decision, Engine, Verdict};
+use crate::decide::entities::{Translation, ty};
 use crate::decide::policy::PolicyBundle;
-use crate::decide::request::RequestSpec;
+use crate::decide::request::{RequestSpec, actions};
 use crate::evaluator::changes::{self, Effect};
 use crate::world::RoleCatalog;
 use crate::world::fields::{self, de};
 use crate::world::problem::{Problem, Problems};
-use crate::world::yaml::{Kind, Node};
-use crate::world::{self, World};
+use crate::world::yaml::{Kind, Node, Pos};
+use crate::world::{self, IdKind, World};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -62,6 +64,20 @@ pub struct Step {
     pub expect: Option<Expect>,
     /// What must have determined the decision (a request's `reasons` and `rules`).
     pub why: WhyExpect,
+    /// Its field path in the file (`steps[2]`, `scenarios[0].steps[2]`).
+    pub field: String,
+    /// Where it is written.
+    pub pos: Pos,
+    /// Where each of its fields is written (`principal`, `action`, `resource`, `key`,
+    /// `args.NAME`), for located problems.
+    pub at: BTreeMap<String, Pos>,
+}
+
+impl Step {
+    /// The position of one of its fields (the step's own when it is not written).
+    pub fn pos_of(&self, field: &str) -> Pos {
+        self.at.get(field).copied().unwrap_or(self.pos)
+    }
 }
 
 /// Expectations on *why* a decision was made: the policies that determined it and the rules
@@ -158,6 +174,8 @@ pub enum ScriptWorld {
 #[derive(Debug, Clone)]
 pub struct Script {
     pub file: String,
+    /// Where the script's mapping starts: a missing `world` is reported there.
+    pub pos: Pos,
     pub world: ScriptWorld,
     pub steps: Vec<Step>,
 }
@@ -255,6 +273,7 @@ pub fn parse_script(
     if p.is_empty() {
         Ok(Script {
             file: file.to_string(),
+            pos: entries.first().map_or(root.pos, |(_, kpos, _)| *kpos),
             world,
             steps,
         })
@@ -344,6 +363,9 @@ pub fn parse_steps(file: &str, node: &Node, field: &str, p: &mut Vec<Problem>) -
                     },
                     expect: e.expect,
                     why: WhyExpect::default(),
+                    at: field_positions(item),
+                    field,
+                    pos: item.pos,
                 });
             }
             continue;
@@ -369,9 +391,32 @@ pub fn parse_steps(file: &str, node: &Node, field: &str, p: &mut Vec<Problem>) -
                 reasons: r.reasons,
                 rules: r.rules,
             },
+            at: field_positions(item),
+            field,
+            pos: item.pos,
         });
     }
     steps
+}
+
+/// Where a step's fields are written: its keys, and the names of its `args`.
+fn field_positions(item: &Node) -> BTreeMap<String, Pos> {
+    let mut at = BTreeMap::new();
+    if let Kind::Map(entries) = &item.kind {
+        for (k, kpos, _) in entries {
+            at.insert(k.clone(), *kpos);
+        }
+    }
+    if let Some(Node {
+        kind: Kind::Map(args),
+        ..
+    }) = item.get("args")
+    {
+        for (k, kpos, _) in args {
+            at.insert(format!("args.{k}"), *kpos);
+        }
+    }
+    at
 }
 
 /// A request's `args` as text (a string, number or boolean each); `None` after a problem.
@@ -406,6 +451,159 @@ pub fn args_of(
         }
     }
     ok.then_some(args)
+}
+
+/// The entity types of API keys, which steps create (`key-N`) and leaks name.
+const KEY_TYPES: [&str; 2] = [ty::USER_API_KEY, ty::SERVICE_ID_API_KEY];
+
+/// The problems of steps that no state of the run can cure, found before any step runs (`tr`
+/// is the world the steps start from): an unknown action, an arg the action does not take, a
+/// principal, resource or leaked key of a kind the action does not take, or not in that world
+/// when no step can create it (steps create only API keys, as `key-N`); a `now` Cedar cannot
+/// read. A step that may fail
+/// or not depending on the earlier ones (an id they may delete, a stale etag, a value the
+/// operation refuses) is left to run: its `fail` is an outcome.
+pub fn check_steps(file: &str, steps: &[Step], tr: &Translation) -> Vec<Problem> {
+    let mut p = Vec::new();
+    for step in steps {
+        let now = match &step.action {
+            StepAction::Request(spec) => spec.now.as_deref(),
+            StepAction::Leak { now, .. } => now.as_deref(),
+        };
+        if let Some(now) = now.filter(|n| world::cedar_datetime(n).is_none()) {
+            p.push(step_problem(
+                file,
+                step,
+                "now",
+                format!(
+                    "`{now}` is not an RFC 3339 timestamp Cedar accepts (e.g. 2026-11-23T12:00:00Z)"
+                ),
+            ));
+        }
+        match &step.action {
+            StepAction::Request(spec) => check_request(file, step, spec, tr, &mut p),
+            StepAction::Leak { key, .. } => {
+                if let Err(why) = may_be(tr, key, &KEY_TYPES) {
+                    p.push(step_problem(
+                        file,
+                        step,
+                        "key",
+                        format!("a leak names an API key; `{key}` {why}"),
+                    ));
+                }
+            }
+        }
+    }
+    p
+}
+
+fn step_problem(file: &str, step: &Step, field: &str, message: String) -> Problem {
+    Problem::new(
+        file,
+        step.pos_of(field),
+        &format!("{}.{field}", step.field),
+        message,
+    )
+}
+
+fn check_request(
+    file: &str,
+    step: &Step,
+    spec: &RequestSpec,
+    tr: &Translation,
+    p: &mut Vec<Problem>,
+) {
+    let Ok(action) = spec.action.parse::<Action>() else {
+        p.push(step_problem(
+            file,
+            step,
+            "action",
+            format!(
+                "unknown action `{}`; actions: {}",
+                spec.action,
+                actions().collect::<Vec<_>>().join(", ")
+            ),
+        ));
+        return;
+    };
+    let def = action.def();
+    for name in spec.args.keys().filter(|n| def.arg(n).is_none()) {
+        let takes: Vec<&str> = def.args.iter().map(|a| a.name).collect();
+        let message = if takes.is_empty() {
+            format!("{} takes no args, got `{name}`", def.name)
+        } else {
+            format!(
+                "{} takes no arg `{name}`; it takes {}",
+                def.name,
+                takes.join(", ")
+            )
+        };
+        p.push(step_problem(file, step, &format!("args.{name}"), message));
+    }
+    // Accounts are never made or removed by a step: an account arg names one of the world.
+    for (name, value) in &spec.args {
+        if def
+            .arg(name)
+            .is_some_and(|a| matches!(a.kind, ArgKind::Account))
+            && tr.kind(value) != Some(IdKind::Account)
+        {
+            p.push(step_problem(
+                file,
+                step,
+                &format!("args.{name}"),
+                format!("`{value}` is not an account of the world the steps start from"),
+            ));
+        }
+    }
+    if let Err(why) = may_be(tr, &spec.principal, def.principal.types) {
+        p.push(step_problem(
+            file,
+            step,
+            "principal",
+            format!("{}; `{}` {why}", def.principal.wrong, spec.principal),
+        ));
+    }
+    let resource = match (&spec.resource, def.resource_default) {
+        (Some(r), _) => r,
+        (None, ResourceDefault::Principal) => return,
+        (None, ResourceDefault::Required) => {
+            p.push(step_problem(
+                file,
+                step,
+                "resource",
+                format!("{} needs a resource ({})", def.name, def.noun),
+            ));
+            return;
+        }
+    };
+    if let Err(why) = may_be(tr, resource, def.resources) {
+        p.push(step_problem(
+            file,
+            step,
+            "resource",
+            format!("{} acts on {}; `{resource}` {why}", def.name, def.noun),
+        ));
+    }
+}
+
+/// Whether `id` may name an entity of one of `types` at some step: it does in the starting
+/// world, or it is an id steps create (`key-N`, an API key) and an API key is wanted.
+fn may_be(tr: &Translation, id: &str, types: &[&str]) -> Result<(), String> {
+    match (tr.kind(id), tr.entity_type(id)) {
+        (Some(_), Some(t)) if types.contains(&t) => Ok(()),
+        (Some(k), _) => Err(format!("is a {}", k.noun())),
+        (None, _) if created_key_id(id) && types.iter().any(|t| KEY_TYPES.contains(t)) => Ok(()),
+        (None, _) => Err(
+            "is not in the world the steps start from, and no step creates it (steps create only API keys, `key-N`)"
+                .to_string(),
+        ),
+    }
+}
+
+/// An id a step may give a key it creates: `key-N`.
+fn created_key_id(id: &str) -> bool {
+    id.strip_prefix("key-")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// What one step came to.

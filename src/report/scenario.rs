@@ -28,10 +28,7 @@ fn args_text(args: &BTreeMap<String, String>) -> String {
 
 /// The request as written, with a caller-supplied key value hidden.
 fn request_text(spec: &RequestSpec) -> String {
-    let mut args = spec.args.clone();
-    if let Some(v) = args.get_mut("apikey") {
-        *v = "(hidden)".into();
-    }
+    let args = spec.redacted().args;
     format!(
         "{} {} {}{}",
         spec.principal,

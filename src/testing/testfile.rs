@@ -100,7 +100,9 @@ pub struct ScenarioTest {
 }
 
 /// A request as one line: `PRINCIPAL ACTION RESOURCE [NAME=VALUE …]` (the `allow` entry form).
+/// Secret args (a caller-supplied key value) read `(hidden)`.
 pub fn request_line(spec: &RequestSpec) -> String {
+    let spec = spec.redacted();
     let mut s = format!(
         "{} {} {}",
         spec.principal,
@@ -220,6 +222,11 @@ pub struct PolicyFields {
     pub policies: Vec<PathBuf>,
     pub variants: Vec<String>,
     pub schema: Option<PathBuf>,
+    /// The file, as problems name it.
+    pub file: String,
+    /// Where each entry is written: its field path (`policies`, `variant[1]`, `schema`) and
+    /// position, by list (`policies`, `variant`, `schema`) in the order of the entries.
+    pub at: BTreeMap<&'static str, Vec<(String, Pos)>>,
 }
 
 /// The `policies`, `variant` and `schema` a file names, without parsing the rest (they decide
@@ -229,7 +236,8 @@ pub fn policy_fields(path: &Path) -> Result<PolicyFields, Problems> {
     let root = parse_yaml(&file, &src)?;
     let mut p = Vec::new();
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let fields = read_policy_fields(&file, &root, &dir, &mut p);
+    let mut fields = read_policy_fields(&file, &root, &dir, &mut p);
+    fields.file = file;
     if p.is_empty() {
         Ok(fields)
     } else {
@@ -283,36 +291,47 @@ fn strings(file: &str, node: &Node, field: &str, p: &mut Vec<Problem>) -> Vec<(S
 }
 
 fn read_policy_fields(file: &str, root: &Node, dir: &Path, p: &mut Vec<Problem>) -> PolicyFields {
-    let policies = root
-        .get("policies")
-        .map(|n| {
-            strings(file, n, "policies", p)
-                .into_iter()
-                .map(|(s, _)| dir.join(s))
-                .collect()
+    let mut at: BTreeMap<&'static str, Vec<(String, Pos)>> = BTreeMap::new();
+    let mut list = |key: &'static str, p: &mut Vec<Problem>| -> Vec<String> {
+        let Some(n) = root.get(key) else {
+            return Vec::new();
+        };
+        let items = strings(file, n, key, p);
+        let scalar = !matches!(n.kind, Kind::Seq(_));
+        let entry = at.entry(key).or_default();
+        for (i, (_, pos)) in items.iter().enumerate() {
+            let field = if scalar {
+                key.to_string()
+            } else {
+                format!("{key}[{i}]")
+            };
+            entry.push((field, *pos));
+        }
+        items.into_iter().map(|(s, _)| s).collect()
+    };
+    let policies = list("policies", p)
+        .into_iter()
+        .map(|s| dir.join(s))
+        .collect();
+    let variants = list("variant", p)
+        .into_iter()
+        .map(|s| {
+            // A folder beside the file; otherwise a name, looked up as `--variant` is.
+            let local = dir.join(&s);
+            if s.contains('/') && local.is_dir() {
+                local.display().to_string()
+            } else {
+                s
+            }
         })
-        .unwrap_or_default();
-    let variants = root
-        .get("variant")
-        .map(|n| {
-            strings(file, n, "variant", p)
-                .into_iter()
-                .map(|(s, _)| {
-                    // A folder beside the file; otherwise a name, looked up as `--variant` is.
-                    let local = dir.join(&s);
-                    if s.contains('/') && local.is_dir() {
-                        local.display().to_string()
-                    } else {
-                        s
-                    }
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+        .collect();
     let schema = match root.get("schema") {
         None => None,
         Some(n) => match &n.kind {
-            Kind::Scalar(Value::String(s)) => Some(dir.join(s)),
+            Kind::Scalar(Value::String(s)) => {
+                at.insert("schema", vec![("schema".to_string(), n.pos)]);
+                Some(dir.join(s))
+            }
             _ => {
                 p.push(Problem::new(
                     file,
@@ -328,6 +347,32 @@ fn read_policy_fields(file: &str, root: &Node, dir: &Path, p: &mut Vec<Problem>)
         policies,
         variants,
         schema,
+        file: file.to_string(),
+        at,
+    }
+}
+
+/// A `now` (at `field` of `node`, if written) must be a timestamp Cedar reads, or every
+/// decision at it would be refused.
+fn check_now(
+    file: &str,
+    node: &Node,
+    key: &str,
+    field: &str,
+    now: Option<&str>,
+    p: &mut Vec<Problem>,
+) {
+    if let Some(now) = now
+        && crate::world::cedar_datetime(now).is_none()
+    {
+        p.push(Problem::new(
+            file,
+            node.get(key).map_or(node.pos, |n| n.pos),
+            field,
+            format!(
+                "`{now}` is not an RFC 3339 timestamp Cedar accepts (e.g. \"2026-11-23T12:00:00Z\")"
+            ),
+        ));
     }
 }
 
@@ -360,6 +405,7 @@ pub fn parse(
         policies,
         variants,
         schema,
+        ..
     } = read_policy_fields(file, &root, &dir, &mut p);
     let world = match root.get("world") {
         None => {
@@ -376,7 +422,10 @@ pub fn parse(
     let now = match root.get("now") {
         None => None,
         Some(n) => match &n.kind {
-            Kind::Scalar(Value::String(s)) => Some(s.clone()),
+            Kind::Scalar(Value::String(s)) => {
+                check_now(file, &root, "now", "now", Some(s), &mut p);
+                Some(s.clone())
+            }
             _ => {
                 p.push(Problem::new(
                     file,
@@ -450,6 +499,14 @@ fn parse_checks(file: &str, node: &Node, p: &mut Vec<Problem>) -> Vec<Check> {
             &r.action,
             item.locate("action"),
             &format!("{field}.action"),
+            p,
+        );
+        check_now(
+            file,
+            item,
+            "now",
+            &format!("{field}.now"),
+            r.now.as_deref(),
             p,
         );
         let Some(args) = scenario::args_of(file, item, &field, r.args, p) else {
@@ -599,7 +656,17 @@ fn parse_matrices(file: &str, node: &Node, p: &mut Vec<Problem>) -> Vec<Matrix> 
             principals: located(file, item, "principals", p),
             actions,
             resources: located(file, item, "resources", p),
-            now: r.now,
+            now: {
+                check_now(
+                    file,
+                    item,
+                    "now",
+                    &format!("{field}.now"),
+                    r.now.as_deref(),
+                    p,
+                );
+                r.now
+            },
             via_trusted_profile: r.via_trusted_profile,
             allow,
             skip: skip_reason(r.skip),
@@ -649,20 +716,25 @@ fn parse_scenarios(
             .get("steps")
             .map(|n| scenario::parse_steps(file, n, &format!("{field}.steps"), p))
             .unwrap_or_default();
-        for (j, s) in steps.iter().enumerate() {
+        for s in &steps {
             if let scenario::StepAction::Request(spec) = &s.action {
                 check_action(
                     file,
                     &spec.action,
-                    Pos {
-                        line: s.line,
-                        col: 1,
-                    },
-                    &format!("{field}.steps[{j}].action"),
+                    s.pos_of("action"),
+                    &format!("{}.action", s.field),
                     p,
                 );
             }
         }
+        check_now(
+            file,
+            item,
+            "now",
+            &format!("{field}.now"),
+            r.now.as_deref(),
+            p,
+        );
         out.push(ScenarioTest {
             name: r.name.unwrap_or_else(|| field.clone()),
             line: item.pos.line,

@@ -6,6 +6,7 @@
 //! happened as typed results. It formats nothing: `crate::report::testrun` renders the run.
 
 use crate::decide::engine::{Decision, Engine, Verdict};
+use crate::decide::entities::Translation;
 use crate::decide::policy::{self, PolicyBundle, PolicyInfo, PolicyOptions};
 use crate::decide::request::{RequestSpec, all_requests};
 use crate::evaluator::scenario::{
@@ -373,23 +374,86 @@ pub fn run(opts: &TestOptions) -> TestRun {
     run
 }
 
-fn policy_options(opts: &TestOptions, path: &Path) -> Result<PolicyOptions, Problems> {
-    let testfile::PolicyFields {
-        policies,
-        variants,
-        schema,
-    } = testfile::policy_fields(path)?;
-    let mut all_variants = variants;
+fn policy_options(
+    opts: &TestOptions,
+    path: &Path,
+) -> Result<(PolicyOptions, testfile::PolicyFields), Problems> {
+    let fields = testfile::policy_fields(path)?;
+    let mut all_variants = fields.variants.clone();
     all_variants.extend(opts.policy.variants.iter().cloned());
-    Ok(PolicyOptions {
+    let popts = PolicyOptions {
         policies: if opts.policy.policies.is_empty() {
-            policies
+            fields.policies.clone()
         } else {
             opts.policy.policies.clone()
         },
         variants: all_variants,
-        schema: opts.policy.schema.clone().or(schema),
-    })
+        schema: opts.policy.schema.clone().or(fields.schema.clone()),
+    };
+    Ok((popts, fields))
+}
+
+/// The problems of loading the policies, with those of an entry the test file wrote (a
+/// `policies` path, a `variant`, its `schema`) located at that entry, not given as a flag.
+/// Each entry is tried alone to tell which one is wrong.
+fn locate_policy_problems(
+    e: Problems,
+    popts: &PolicyOptions,
+    f: &testfile::PolicyFields,
+) -> Problems {
+    let mut located = Vec::new();
+    let mut relocate = |tried: PolicyOptions, flag: &str, (field, pos): &(String, Pos)| {
+        if let Err(found) = policy::gather_sources(&tried) {
+            for q in found
+                .0
+                .into_iter()
+                .filter(|q| q.file.is_empty() && q.field == flag)
+            {
+                located.push(Problem::new(&f.file, *pos, field, q.message));
+            }
+        }
+    };
+    let entries = |key: &str| f.at.get(key).cloned().unwrap_or_default();
+    if popts.policies == f.policies {
+        for (path, at) in f.policies.iter().zip(entries("policies")) {
+            let tried = PolicyOptions {
+                policies: vec![path.clone()],
+                ..Default::default()
+            };
+            relocate(tried, "--policies", &at);
+        }
+    }
+    for (v, at) in f.variants.iter().zip(entries("variant")) {
+        let tried = PolicyOptions {
+            policies: popts.policies.clone(),
+            variants: vec![v.clone()],
+            schema: None,
+        };
+        relocate(tried, "--variant", &at);
+    }
+    let mut unread = None;
+    if let (Some(schema), Some(at)) = (&f.schema, entries("schema").first())
+        && popts.schema.as_ref() == Some(schema)
+        && !schema.is_file()
+    {
+        unread = Some(schema.display().to_string());
+        located.push(Problem::new(
+            &f.file,
+            at.1,
+            &at.0,
+            format!("{} does not exist", schema.display()),
+        ));
+    }
+    if located.is_empty() {
+        return e;
+    }
+    let mut out: Vec<Problem> =
+        e.0.into_iter()
+            .filter(|q| !(q.file.is_empty() && located.iter().any(|l| l.message == q.message)))
+            .filter(|q| unread.as_ref() != Some(&q.file))
+            .collect();
+    out.extend(located);
+    Problems(out)
 }
 
 /// The world a test file (or a scenario, at `at`) names.
@@ -490,11 +554,12 @@ fn load(
     path: &Path,
     bundles: &mut HashMap<String, Result<PolicyBundle, Problems>>,
 ) -> Result<Loaded, Problems> {
-    let popts = policy_options(opts, path)?;
+    let (popts, fields) = policy_options(opts, path)?;
     let bundle = bundles
         .entry(format!("{popts:?}"))
         .or_insert_with(|| policy::load(&popts))
-        .clone()?;
+        .clone()
+        .map_err(|e| locate_policy_problems(e, &popts, &fields))?;
     let tf = testfile::load(path, &bundle.roles)?;
     let world = load_world(&tf, &tf.world, tf.world_pos, &bundle.roles)?;
     let now = tf.now.clone().or_else(|| opts.now.clone());
@@ -533,13 +598,21 @@ fn prepare(l: &Loaded) -> Result<Prepared, Vec<Problem>> {
     }
     let mut scenario_worlds = Vec::new();
     for s in &tf.scenarios {
-        match &s.world {
-            None => scenario_worlds.push(l.world.clone()),
+        let world = match &s.world {
+            None => l.world.clone(),
             Some(w) => match load_world(tf, w, line_pos(s.line), &l.bundle.roles) {
-                Ok(w) => scenario_worlds.push(w),
-                Err(p) => problems.extend(p.0),
+                Ok(w) => w,
+                Err(p) => {
+                    problems.extend(p.0);
+                    continue;
+                }
             },
-        }
+        };
+        // As a check's request is, each step is checked up front: an unknown action,
+        // principal, resource or arg is a malformed test, never a `fail` outcome.
+        let tr = Translation::new(world);
+        problems.extend(scenario::check_steps(&tf.file, &s.steps, &tr));
+        scenario_worlds.push(tr.world);
     }
     if problems.is_empty() {
         Ok(Prepared {

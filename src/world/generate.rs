@@ -21,6 +21,16 @@ use std::collections::BTreeSet;
 
 /// The per-identity key limit of RULES.md R10; no generated identity exceeds it.
 pub const KEY_LIMIT: usize = 20;
+/// The most users (`--users`) a generated world may have.
+pub const MAX_USERS: usize = 1_000_000;
+/// The most accounts (`--accounts`).
+pub const MAX_ACCOUNTS: usize = 10_000;
+/// The most service IDs (`--service-ids`).
+pub const MAX_SERVICE_IDS: usize = 100_000;
+/// The largest `--keys-per-user` accepted (values above [`KEY_LIMIT`] are capped at it).
+pub const MAX_KEYS_PER_USER: usize = 1_000;
+/// The most API keys asked for: (users + service IDs) × min(keys per user, [`KEY_LIMIT`]).
+pub const MAX_KEYS: usize = 2_000_000;
 /// The evaluation time of generated worlds when `--now` is not given.
 pub const DEFAULT_NOW: &str = "2026-11-23T12:00:00Z";
 
@@ -180,6 +190,35 @@ fn check_roles(catalog: &RoleCatalog) -> Result<(), Problem> {
     Ok(())
 }
 
+/// Every size within its documented bound, so generating takes bounded time and memory.
+fn check_bounds(opts: &GenerateOptions) -> Result<(), Problem> {
+    let bounds = [
+        ("--users", opts.users, MAX_USERS),
+        ("--accounts", opts.accounts, MAX_ACCOUNTS),
+        ("--service-ids", opts.service_ids, MAX_SERVICE_IDS),
+        ("--keys-per-user", opts.keys_per_user, MAX_KEYS_PER_USER),
+    ];
+    for (flag, value, max) in bounds {
+        if value > max {
+            return Err(Problem::arg(
+                flag,
+                format!("{value} is above the limit of {max}"),
+            ));
+        }
+    }
+    // Both factors are bounded above, so the product cannot overflow.
+    let keys = (opts.users + opts.service_ids) * opts.keys_per_user.min(KEY_LIMIT);
+    if keys > MAX_KEYS {
+        return Err(Problem::arg(
+            "--keys-per-user",
+            format!(
+                "(--users + --service-ids) × --keys-per-user asks for {keys} API keys, above the limit of {MAX_KEYS}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Build a world. Bad sizes or `now` are problems naming their flag.
 pub fn generate(opts: &GenerateOptions, catalog: &RoleCatalog) -> Result<World, Problem> {
     if opts.users == 0 {
@@ -194,6 +233,7 @@ pub fn generate(opts: &GenerateOptions, catalog: &RoleCatalog) -> Result<World, 
             "must be at least 1: every user is a member of an account",
         ));
     }
+    check_bounds(opts)?;
     check_roles(catalog)?;
     let now_text = opts.now.clone().unwrap_or_else(|| DEFAULT_NOW.to_string());
     let now = cedar_datetime(&now_text)

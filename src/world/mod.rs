@@ -16,6 +16,8 @@ pub mod generate;
 pub mod model;
 pub mod problem;
 pub mod roles;
+pub mod text;
+pub mod time;
 pub mod validate;
 pub mod yaml;
 

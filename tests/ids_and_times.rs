@@ -482,6 +482,24 @@ fn a_bad_now_is_a_usage_error_naming_the_flag_not_a_deny() {
         stderr.contains("expires_at") && stderr.contains("leap second"),
         "{stderr}"
     );
+    let (code, stdout, stderr) = keyward(&[
+        "apply",
+        "--world",
+        ACME,
+        "--principal",
+        "alice",
+        "--action",
+        "api-key-create",
+        "--resource",
+        "alice",
+        "--arg",
+        "expires_at=2027-01-01T00:00:00.0001Z",
+    ]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("--arg expires_at") && stderr.contains("millisecond"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -64,8 +64,8 @@ pub struct CommonArgs {
     /// A Cedar schema file instead of the shipped one.
     #[arg(long, value_name = "FILE")]
     pub schema: Option<PathBuf>,
-    /// Evaluation time (RFC 3339), overriding the world's `now`.
-    #[arg(long, value_name = "TIME")]
+    /// Evaluation time (RFC 3339, as Cedar reads it), overriding the world's `now`.
+    #[arg(long, value_name = "TIME", value_parser = Checked(Check::Time))]
     pub now: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
@@ -105,10 +105,10 @@ impl CommonArgs {
 #[derive(clap::Args)]
 pub struct RequestArgs {
     /// The caller: a user or service ID id (for `login`, an API key id).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = Checked(Check::Id))]
     pub principal: String,
     /// The action, e.g. api-key-create, api-key-delete, login, ks-api-key-reset.
-    #[arg(long, value_name = "ACTION")]
+    #[arg(long, value_name = "ACTION", value_parser = Checked(Check::Id))]
     pub action: String,
     #[command(flatten)]
     pub rest: RequestRest,
@@ -118,10 +118,10 @@ pub struct RequestArgs {
 #[derive(clap::Args)]
 pub struct OptionalRequestArgs {
     /// The caller: a user or service ID id (for `login`, an API key id).
-    #[arg(long, value_name = "ID", requires = "action")]
+    #[arg(long, value_name = "ID", requires = "action", value_parser = Checked(Check::Id))]
     pub principal: Option<String>,
     /// The action.
-    #[arg(long, value_name = "ACTION", requires = "principal")]
+    #[arg(long, value_name = "ACTION", requires = "principal", value_parser = Checked(Check::Id))]
     pub action: Option<String>,
     #[command(flatten)]
     pub rest: RequestRest,
@@ -131,28 +131,94 @@ pub struct OptionalRequestArgs {
 #[derive(clap::Args)]
 pub struct RequestRest {
     /// What it acts on (a key, user, service ID, account or cluster id).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = Checked(Check::Id))]
     pub resource: Option<String>,
     /// An argument of the action (repeatable), e.g. --arg account=acme.
-    #[arg(long = "arg", value_name = "NAME=VALUE", value_parser = parse_arg)]
-    pub args: Vec<(String, String)>,
+    #[arg(long = "arg", value_name = "NAME=VALUE", value_parser = Checked(Check::Arg))]
+    pub args: Vec<String>,
     /// The caller acts through a trusted profile.
     #[arg(long)]
     pub via_trusted_profile: bool,
 }
 
-fn parse_arg(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-        _ => Err(format!("expected NAME=VALUE, got `{s}`")),
+/// What a checked flag's value must be.
+#[derive(Clone, Copy)]
+pub enum Check {
+    /// An id: printable text (no newline, control or format character).
+    Id,
+    /// `NAME=VALUE`, both printable.
+    Arg,
+    /// A timestamp Cedar's `datetime()` accepts (see [`crate::world::time`]).
+    Time,
+}
+
+/// A clap value parser that checks a flag's value, and reports a bad one with the value
+/// escaped and the flag named (clap's own message would print the value raw). A bad value is a
+/// usage error: exit 1.
+#[derive(Clone, Copy)]
+pub struct Checked(pub Check);
+
+impl clap::builder::TypedValueParser for Checked {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let flag = arg
+            .and_then(|a| a.get_long())
+            .map_or_else(|| "argument".to_string(), |l| format!("--{l}"));
+        let fail = |msg: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("{flag}: {msg}\n"),
+            )
+        };
+        let Some(s) = value.to_str() else {
+            return Err(fail("the value is not UTF-8 text".into()));
+        };
+        match self.0 {
+            Check::Id => check_id(s).map_err(fail)?,
+            Check::Arg => {
+                let (k, v) = split_arg(s).map_err(fail)?;
+                check_id(k).map_err(fail)?;
+                check_id(v).map_err(|m| fail(format!("{k}: {m}")))?;
+            }
+            Check::Time => {
+                crate::world::time::parse(s).map_err(|e| fail(e.to_string()))?;
+            }
+        }
+        Ok(s.to_string())
     }
+}
+
+/// A value given on the command line has no unprintable character.
+fn check_id(s: &str) -> Result<(), String> {
+    crate::world::text::id_problem(s).map_or(Ok(()), Err)
+}
+
+fn split_arg(s: &str) -> Result<(&str, &str), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k, v)),
+        _ => Err(format!(
+            "expected NAME=VALUE, got `{}`",
+            crate::world::text::escape(s)
+        )),
+    }
+}
+
+fn parse_arg(s: &str) -> (String, String) {
+    let (k, v) = s.split_once('=').unwrap_or((s, ""));
+    (k.to_string(), v.to_string())
 }
 
 impl RequestRest {
     /// The request of `principal` doing `action`; an arg given twice is a usage error.
     pub fn spec(self, principal: String, action: String) -> Result<RequestSpec, super::Outcome> {
         let mut args = BTreeMap::new();
-        for (k, v) in self.args {
+        for (k, v) in self.args.iter().map(|a| parse_arg(a)) {
             if args.insert(k.clone(), v).is_some() {
                 return Err(super::Outcome::usage(format!(
                     "error: --arg {k} given twice"

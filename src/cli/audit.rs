@@ -2,7 +2,7 @@
 //! against other policies, a variant or another world. Rows go straight to the output
 //! (streamed for jsonl/csv/json), so huge audits never sit in memory.
 
-use super::args::{CommonArgs, FormatArg};
+use super::args::{Check, Checked, CommonArgs, FormatArg};
 use super::{Common, Outcome, load_engine, outcome};
 use crate::audit::{self, AuditOptions, findings, impact};
 use crate::report::{AuditFormat, AuditWriter, GroupBy};
@@ -29,16 +29,16 @@ pub struct Args {
 #[derive(clap::Args)]
 struct AuditCli {
     /// Only this principal.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = Checked(Check::Id))]
     principal: Option<String>,
     /// Only this action.
-    #[arg(long, value_name = "ACTION")]
+    #[arg(long, value_name = "ACTION", value_parser = Checked(Check::Id))]
     action: Option<String>,
     /// Only this resource.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = Checked(Check::Id))]
     resource: Option<String>,
     /// Only requests acting in this account.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = Checked(Check::Id))]
     account: Option<String>,
     /// Group the text and markdown views by principal (what may each do) or by resource (who may).
     #[arg(long, value_enum, default_value = "principal")]

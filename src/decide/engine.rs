@@ -7,8 +7,8 @@
 use crate::decide::entities::{EntityRef, Translation, ty};
 use crate::decide::policy::{PolicyBundle, PolicyInfo};
 use crate::decide::request::{RequestSpec, Translated, translate};
+use crate::world::World;
 use crate::world::problem::{Problem, Problems};
-use crate::world::{World, cedar_datetime};
 use cedar_policy::entities_errors::EntitiesError;
 use cedar_policy::{
     ActionConstraint, Authorizer, Context, ContextCreationError, Decision as CedarDecision, Effect,
@@ -319,12 +319,9 @@ impl Engine {
                 chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             ),
         };
-        if cedar_datetime(&now).is_none() {
-            return Err(Problem::arg(
-                flag,
-                format!("`{now}` is not an RFC 3339 timestamp (e.g. 2026-11-23T12:00:00Z)"),
-            ));
-        }
+        // Cedar's datetime rules, not chrono's: a time Cedar refuses is bad input naming its
+        // flag or field, never a request that fails closed.
+        crate::world::time::parse(&now).map_err(|e| Problem::arg(flag, e.to_string()))?;
         Ok(now)
     }
 

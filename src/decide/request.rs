@@ -15,7 +15,6 @@ use crate::decide::action::{
 use crate::decide::entities::{EntityRef, Translation, datetime, eref, grant_id, ty};
 use crate::world::IdKind;
 use crate::world::RoleCatalog;
-use crate::world::cedar_datetime;
 use crate::world::problem::Problem;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -436,11 +435,7 @@ fn args_context(
                 ctx.insert(name.clone(), json!(value));
             }
             ArgKind::Datetime => {
-                if cedar_datetime(value).is_none() {
-                    return Err(wrong(format!(
-                        "`{value}` is not an RFC 3339 timestamp (e.g. 2027-01-01T00:00:00Z)"
-                    )));
-                }
+                crate::world::time::parse(value).map_err(|e| wrong(e.to_string()))?;
                 ctx.insert(name.clone(), datetime(value));
             }
             ArgKind::OneOf { valid, words } => {

@@ -470,15 +470,8 @@ pub fn check_steps(file: &str, steps: &[Step], tr: &Translation) -> Vec<Problem>
             StepAction::Request(spec) => spec.now.as_deref(),
             StepAction::Leak { now, .. } => now.as_deref(),
         };
-        if let Some(now) = now.filter(|n| world::cedar_datetime(n).is_none()) {
-            p.push(step_problem(
-                file,
-                step,
-                "now",
-                format!(
-                    "`{now}` is not an RFC 3339 timestamp Cedar accepts (e.g. 2026-11-23T12:00:00Z)"
-                ),
-            ));
+        if let Some(Err(e)) = now.map(|n| world::time::parse(n)) {
+            p.push(step_problem(file, step, "now", e.to_string()));
         }
         match &step.action {
             StepAction::Request(spec) => check_request(file, step, spec, tr, &mut p),

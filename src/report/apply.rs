@@ -4,6 +4,7 @@
 use crate::evaluator::scenario::StepResult;
 use crate::report;
 use crate::report::changes;
+use crate::report::text::esc;
 
 /// The decision, the effect (with the key value, shown once) and whether the file was written.
 pub fn json(r: &StepResult, written: bool) -> String {
@@ -42,13 +43,13 @@ pub fn text(r: &StepResult, note: Option<String>) -> String {
         if let Some(secret) = &e.secret {
             s.push_str(&format!(
                 "api key value (shown once; only its fingerprint is kept): {}\n",
-                secret.reveal()
+                esc(secret.reveal())
             ));
         }
         s.push_str(&changes::diff_text(&e.changes));
     }
     if let Some(n) = note {
-        s.push_str(&n);
+        s.push_str(&esc(&n));
         s.push('\n');
     }
     s

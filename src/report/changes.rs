@@ -7,11 +7,16 @@
 use crate::evaluator::changes::{
     Change, ClusterKeyInfo, ClusterKeyReset, Done, IdentityKind, KeyFlag, LeakOutcome, Op, SlotId,
 };
+use crate::report::text::{esc, push_line};
 use crate::world::{ApiKey, ClusterApiKey};
 use serde_json::{Value, json};
 
-/// One line for people: what was done.
+/// One line for people: what was done (escaped: it quotes ids and names).
 pub fn summary_text(done: &Done) -> String {
+    esc(&summary(done)).into_owned()
+}
+
+fn summary(done: &Done) -> String {
     match done {
         Done::KeyCreated {
             id,
@@ -280,8 +285,8 @@ pub fn diff_text(changes: &[Change]) -> String {
         };
         let value = |v: &Option<Value>| one_line(v.as_ref().unwrap_or(&Value::Null));
         match c.op {
-            Op::Add => s.push_str(&format!("+ {label}: {}\n", value(&c.to))),
-            Op::Remove => s.push_str(&format!("- {label}: {}\n", value(&c.from))),
+            Op::Add => push_line(&mut s, &format!("+ {label}: {}", value(&c.to))),
+            Op::Remove => push_line(&mut s, &format!("- {label}: {}", value(&c.from))),
             Op::Set => {
                 // The run of fields set on this one record.
                 let run = changes[i..]
@@ -293,7 +298,7 @@ pub fn diff_text(changes: &[Change]) -> String {
                         None => format!("{} -> {}", value(&f.from), value(&f.to)),
                     })
                     .collect();
-                s.push_str(&format!("~ {label}: {}\n", parts.join(", ")));
+                push_line(&mut s, &format!("~ {label}: {}", parts.join(", ")));
                 i += parts.len() - 1;
             }
         }

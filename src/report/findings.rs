@@ -4,6 +4,7 @@
 //! May use: [`crate::audit`].
 
 use crate::audit::findings::Finding;
+use crate::report::text::esc;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -49,10 +50,14 @@ pub fn findings_text(findings: &[Finding]) -> String {
     }
     let account_w = findings
         .iter()
-        .map(|f| f.account.as_deref().unwrap_or("-").len())
+        .map(|f| esc(f.account.as_deref().unwrap_or("-")).chars().count())
         .max()
         .unwrap_or(1);
-    let subject_w = findings.iter().map(|f| f.subject.len()).max().unwrap_or(1);
+    let subject_w = findings
+        .iter()
+        .map(|f| esc(&f.subject).chars().count())
+        .max()
+        .unwrap_or(1);
     let mut by_rule: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for f in findings {
         by_rule.entry(f.rule).or_default().push(f);
@@ -67,14 +72,16 @@ pub fn findings_text(findings: &[Finding]) -> String {
             let _ = writeln!(
                 s,
                 "  {:<account_w$}  {:<subject_w$}  {}",
-                f.account.as_deref().unwrap_or("-"),
-                f.subject,
-                f.message
+                esc(f.account.as_deref().unwrap_or("-")),
+                esc(&f.subject),
+                esc(&f.message)
             );
             let _ = writeln!(
                 s,
                 "  {:<account_w$}  {:<subject_w$}  -> {}",
-                "", "", f.advice
+                "",
+                "",
+                esc(&f.advice)
             );
         }
         counts.push(format!("{rule} {}", list.len()));
@@ -94,7 +101,12 @@ pub fn write_after_rows(
     for f in found {
         let line = match format {
             AuditFormat::Jsonl => serde_json::to_string(f).unwrap_or_default(),
-            AuditFormat::Csv => format!("# finding {} {}: {}", f.rule, f.subject, f.message),
+            AuditFormat::Csv => format!(
+                "# finding {} {}: {}",
+                f.rule,
+                esc(&f.subject),
+                esc(&f.message)
+            ),
             _ => return Ok(()),
         };
         writeln!(out, "{line}")?;

@@ -5,6 +5,7 @@
 
 use crate::audit::impact::Change;
 use crate::decide::engine::{Decision, Verdict};
+use crate::report::text::{csv_field, esc, md_cell};
 use crate::report::{AuditFormat, audit_row_json, target_label};
 use std::collections::BTreeMap;
 use std::io::{Result, Write};
@@ -67,16 +68,6 @@ fn json(changes: &[Change], per_action: &PerAction, out: &mut dyn Write) -> Resu
     )
 }
 
-/// A csv field, quoted when it holds a comma, a quote or a newline. (Unlike the audit's
-/// `csv_field` it leaves a bare `\r` unquoted: impact reports have always done so.)
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 fn csv(changes: &[Change], out: &mut dyn Write) -> Result<()> {
     writeln!(out, "change,principal,action,resource,args,before,after")?;
     for c in changes {
@@ -105,12 +96,12 @@ fn text(changes: &[Change], per_action: &PerAction, out: &mut dyn Write) -> Resu
             out,
             "{sign} {:<8} {} {} {}",
             c.change,
-            c.after.principal,
-            c.after.action,
-            target_label(&c.after)
+            esc(&c.after.principal),
+            esc(&c.after.action),
+            esc(&target_label(&c.after))
         )?;
-        writeln!(out, "    before: {}", reasons_of(&c.before))?;
-        writeln!(out, "    after:  {}", reasons_of(&c.after))?;
+        writeln!(out, "    before: {}", esc(&reasons_of(&c.before)))?;
+        writeln!(out, "    after:  {}", esc(&reasons_of(&c.after)))?;
     }
     totals(changes, per_action, out)
 }
@@ -125,11 +116,11 @@ fn markdown(changes: &[Change], per_action: &PerAction, out: &mut dyn Write) -> 
             out,
             "| {} | {} | {} | {} | {} | {} |",
             c.change,
-            c.after.principal,
-            c.after.action,
-            target_label(&c.after),
-            reasons_of(&c.before),
-            reasons_of(&c.after)
+            md_cell(&c.after.principal),
+            md_cell(&c.after.action),
+            md_cell(&target_label(&c.after)),
+            md_cell(&reasons_of(&c.before)),
+            md_cell(&reasons_of(&c.after))
         )?;
     }
     totals(changes, per_action, out)
@@ -139,7 +130,7 @@ fn markdown(changes: &[Change], per_action: &PerAction, out: &mut dyn Write) -> 
 fn totals(changes: &[Change], per_action: &PerAction, out: &mut dyn Write) -> Result<()> {
     writeln!(out, "\n{} decisions differ", changes.len())?;
     for (a, (g, r)) in per_action {
-        writeln!(out, "  {a:<24} {g} gained, {r} revoked")?;
+        writeln!(out, "  {:<24} {g} gained, {r} revoked", esc(a))?;
     }
     Ok(())
 }

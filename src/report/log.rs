@@ -1,6 +1,7 @@
 //! `keyward log verify`'s output.
 
 use crate::evaluator::log::Verdict;
+use crate::report::text::esc;
 use std::path::Path;
 
 /// One line: intact with its length, or the first bad line and why.
@@ -8,11 +9,18 @@ pub fn text(file: &Path, world: Option<&Path>, v: &Verdict) -> String {
     match v {
         Verdict::Intact { lines } => {
             let world = world
-                .map(|w| format!("; {} is where its last line left it", w.display()))
+                .map(|w| {
+                    let w = w.display().to_string();
+                    format!("; {} is where its last line left it", esc(&w))
+                })
                 .unwrap_or_default();
-            format!("intact: {} ({lines} line(s)){world}\n", file.display())
+            let file = file.display().to_string();
+            format!("intact: {} ({lines} line(s)){world}\n", esc(&file))
         }
-        Verdict::Broken { line, why } => format!("broken: {}:{line}: {why}\n", file.display()),
+        Verdict::Broken { line, why } => {
+            let file = file.display().to_string();
+            format!("broken: {}:{line}: {}\n", esc(&file), esc(why))
+        }
     }
 }
 

@@ -9,12 +9,14 @@ pub mod log;
 pub mod run;
 pub mod scenario;
 pub mod testrun;
+pub mod text;
 pub mod validate;
 
 use crate::decide::action::{Action, Label};
 use crate::decide::engine::{Decision, Verdict};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use text::{csv_field, esc, md_cell};
 
 /// A decision as JSON (INTERFACE.md: decision, principal, action, resource, reasons, errors).
 pub fn decision_json(d: &Decision) -> serde_json::Value {
@@ -25,9 +27,9 @@ pub fn decision_json(d: &Decision) -> serde_json::Value {
 /// A determining policy as `id [R1, R2]` (just the id when it names no rule).
 pub fn reason_name(r: &crate::decide::engine::Reason) -> String {
     if r.rules.is_empty() {
-        r.policy.clone()
+        esc(&r.policy).into_owned()
     } else {
-        format!("{} [{}]", r.policy, r.rules.join(", "))
+        format!("{} [{}]", esc(&r.policy), esc(&r.rules.join(", ")))
     }
 }
 
@@ -51,24 +53,19 @@ pub fn decision_text_named(d: &Decision, name: &dyn Fn(&str) -> Option<String>) 
             " ({})",
             d.args
                 .iter()
-                .map(|(k, v)| format!("{k}={v}"))
+                .map(|(k, v)| format!("{}={}", esc(k), esc(v)))
                 .collect::<Vec<_>>()
                 .join(", ")
         )
     };
-    let _ = writeln!(
-        s,
-        "{verdict}  {} {} {}{args}",
-        shown(&d.principal),
-        d.action,
-        shown(&d.resource)
-    );
+    let (principal, resource) = (shown(&d.principal), shown(&d.resource));
+    let (principal, action, resource) = (esc(&principal), esc(&d.action), esc(&resource));
+    let _ = writeln!(s, "{verdict}  {principal} {action} {resource}{args}");
     match (d.decision, d.reasons.is_empty(), d.errors.is_empty()) {
         (Verdict::Deny, true, true) => {
             let _ = writeln!(
                 s,
-                "  not permitted: no policy grants {} {} on {}",
-                d.principal, d.action, d.resource
+                "  not permitted: no policy grants {principal} {action} on {resource}"
             );
         }
         (Verdict::Deny, true, false) => {
@@ -87,17 +84,17 @@ pub fn decision_text_named(d: &Decision, name: &dyn Fn(&str) -> Option<String>) 
                 let rules = if r.rules.is_empty() {
                     String::new()
                 } else {
-                    format!(" [{}]", r.rules.join(", "))
+                    format!(" [{}]", esc(&r.rules.join(", ")))
                 };
-                let _ = writeln!(s, "  {lead} {}{rules}", r.policy);
+                let _ = writeln!(s, "  {lead} {}{rules}", esc(&r.policy));
                 if !r.doc.is_empty() {
-                    let _ = writeln!(s, "    {}", r.doc);
+                    let _ = writeln!(s, "    {}", esc(&r.doc));
                 }
             }
         }
     }
     for e in &d.errors {
-        let _ = writeln!(s, "  error: {e}");
+        let _ = writeln!(s, "  error: {}", esc(e));
     }
     s
 }
@@ -143,18 +140,6 @@ pub fn target_label(d: &Decision) -> String {
         (Label::AtAccount, Some(a)) => format!("{}@{a}", d.resource),
         _ => d.resource.clone(),
     }
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|")
 }
 
 /// One audit row as a JSON object (INTERFACE.md's jsonl row).
@@ -278,9 +263,10 @@ impl<W: std::io::Write> AuditWriter<W> {
                 }
                 for (k, actions) in &groups {
                     if !md {
-                        writeln!(self.out, "{k}")?;
+                        writeln!(self.out, "{}", esc(k))?;
                     }
                     for (a, vs) in actions {
+                        let vs: Vec<_> = vs.iter().map(|v| esc(v)).collect();
                         if md {
                             writeln!(
                                 self.out,
@@ -290,7 +276,7 @@ impl<W: std::io::Write> AuditWriter<W> {
                                 md_cell(&vs.join(", "))
                             )?;
                         } else {
-                            writeln!(self.out, "  {a:<24} {}", vs.join(", "))?;
+                            writeln!(self.out, "  {:<24} {}", esc(a), vs.join(", "))?;
                         }
                     }
                 }

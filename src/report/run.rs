@@ -3,6 +3,7 @@
 
 use crate::evaluator::changes::Change;
 use crate::evaluator::scenario::{Step, StepResult};
+use crate::report::text::esc;
 use crate::report::{changes, scenario};
 use std::path::Path;
 
@@ -54,9 +55,10 @@ impl RunReport<'_> {
 
     /// The text report: a heading, a line per step, the final state, the counts, the note.
     pub fn text(&self) -> String {
+        let script = esc(self.script);
         let mut s = match self.world {
-            Some(p) => format!("run {} on {}\n", self.script, p.display()),
-            None => format!("run {} on its inline world\n", self.script),
+            Some(p) => format!("run {script} on {}\n", esc(&p.display().to_string())),
+            None => format!("run {script} on its inline world\n"),
         };
         for st in &self.steps {
             s.push_str(&scenario::step_line(st.n, st.step, &st.result));
@@ -78,7 +80,7 @@ impl RunReport<'_> {
             self.failed
         ));
         if let Some(n) = &self.note {
-            s.push_str(n);
+            s.push_str(&esc(n));
             s.push('\n');
         }
         s

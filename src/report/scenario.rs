@@ -8,6 +8,7 @@ use super::changes::{changes_json, result_json, summary_text};
 use crate::decide::engine::{Decision, Verdict};
 use crate::decide::request::RequestSpec;
 use crate::evaluator::scenario::{Expect, Step, StepAction, StepResult, met, why_unmet};
+use crate::report::text::esc;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -101,7 +102,8 @@ pub fn step_line(n: usize, step: &Step, r: &StepResult) -> String {
             line.push_str(&format!("  (line {}: {})", step.line, why.join("; ")));
         }
     }
-    line
+    // One line, whatever the script's values hold.
+    esc(&line).into_owned()
 }
 
 /// A step as JSON: its request or event, expectation, outcome, explanation and changes.

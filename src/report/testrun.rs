@@ -9,6 +9,7 @@
 use crate::decide::engine::{Decision, Verdict};
 use crate::evaluator::scenario::Expect;
 use crate::report::scenario;
+use crate::report::text::esc;
 use crate::report::{decision_json, decision_text, reason_name};
 use crate::testing::testrun::{
     Accepted, Actual, BelowMinimum, Coverage, Expected, Failure, FileReport, Pending, Status,
@@ -22,13 +23,21 @@ use std::path::{Component, Path, PathBuf};
 /// How many differing decisions of a matrix the text report shows (JSON has them all).
 const SHOWN_PER_MATRIX: usize = 10;
 
+/// Append one line to `s`, escaped ([`crate::report::text`]): whatever a test file, a world or
+/// a policy holds, it stays on this line.
+macro_rules! eline {
+    ($s:expr, $($t:tt)*) => {
+        crate::report::text::push_line(&mut $s, &format!($($t)*))
+    };
+}
+
 /// The text report: a line per file, each failure with its file and line, expected and
 /// actual and the explanation of the actual decision, pending updates, coverage, and the
 /// summary line last.
 pub fn text(run: &TestRun, opts: &TestOptions) -> String {
     let mut s = String::new();
     for p in &run.problems {
-        let _ = writeln!(s, "error: {p}");
+        eline!(s, "error: {p}");
     }
     let mut details = String::new();
     // A broken policy set is shared by every file that loads it: its errors are shown once.
@@ -57,12 +66,12 @@ pub fn text(run: &TestRun, opts: &TestOptions) -> String {
     s.push_str(&details);
     let (p, f, k) = run.counts();
     if let (Some(filter), 0) = (&opts.filter, p + f + k) {
-        let _ = writeln!(s, "note: --filter `{filter}` selected no test");
+        eline!(s, "note: --filter `{filter}` selected no test");
     }
     s.push_str(&coverage_section(run, opts));
     if run.has_problems() {
         let n = run.problems.len() + run.files.iter().filter(|f| !f.problems.is_empty()).count();
-        let _ = writeln!(
+        eline!(
             s,
             "{n} file(s) or argument(s) could not be run (see the errors above)"
         );
@@ -75,14 +84,14 @@ pub fn text(run: &TestRun, opts: &TestOptions) -> String {
 /// A file that could not be run, with the errors not shown for an earlier file.
 fn file_problems(f: &FileReport, shown: &mut BTreeSet<String>) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "ERROR  {}: cannot run it", f.file);
+    eline!(s, "ERROR  {}: cannot run it", f.file);
     let texts: Vec<String> = f.problems.iter().map(|p| p.to_string()).collect();
     if texts.iter().all(|t| shown.contains(t)) {
-        let _ = writeln!(s, "  (the same errors as above)");
+        eline!(s, "  (the same errors as above)");
     }
     for t in texts {
         if shown.insert(t.clone()) {
-            let _ = writeln!(s, "  error: {t}");
+            eline!(s, "  error: {t}");
         }
     }
     s
@@ -101,7 +110,8 @@ fn file_line(f: &FileReport) -> String {
         counts.push_str(&format!(", {sk} skipped"));
     }
     let decisions: usize = f.results.iter().map(|r| r.decisions).sum();
-    format!("{mark:<5}  {}: {counts} ({decisions} decisions)\n", f.file)
+    let line = format!("{mark:<5}  {}: {counts} ({decisions} decisions)", f.file);
+    format!("{}\n", esc(&line))
 }
 
 /// A test's line under its file (with -v, or when skipped: with why).
@@ -110,20 +120,22 @@ fn result_line(f: &FileReport, r: &TestResult) -> String {
         (Status::Skipped, Some(w)) if !w.is_empty() => format!(" ({w})"),
         _ => String::new(),
     };
-    format!(
-        "  {:<7} {}:{}  {} `{}`{extra}\n",
+    let line = format!(
+        "  {:<7} {}:{}  {} `{}`{extra}",
         status_word(r.status),
         f.file,
         r.line,
         r.kind,
         r.name
-    )
+    );
+    format!("{}\n", esc(&line))
 }
 
 /// A failed test: its heading, then each unmet expectation (a matrix's first few).
 fn failure_block(f: &FileReport, r: &TestResult) -> String {
     let mut s = String::new();
-    let _ = write!(s, "\nFAILED {}:{}  {} `{}`", f.file, r.line, r.kind, r.name);
+    let heading = format!("FAILED {}:{}  {} `{}`", f.file, r.line, r.kind, r.name);
+    let _ = write!(s, "\n{}", esc(&heading));
     if r.kind == "matrix" {
         let _ = write!(
             s,
@@ -135,7 +147,7 @@ fn failure_block(f: &FileReport, r: &TestResult) -> String {
     s.push('\n');
     for (i, x) in r.failures.iter().enumerate() {
         if r.kind == "matrix" && i == SHOWN_PER_MATRIX {
-            let _ = writeln!(
+            eline!(
                 s,
                 "  … and {} more (--format json lists them all)",
                 r.failures.len() - SHOWN_PER_MATRIX
@@ -143,7 +155,7 @@ fn failure_block(f: &FileReport, r: &TestResult) -> String {
             break;
         }
         if x.line != r.line || r.kind != "check" {
-            let _ = writeln!(s, "  at {}:{}", f.file, x.line);
+            eline!(s, "  at {}:{}", f.file, x.line);
         }
         s.push_str(&failure_text(x));
     }
@@ -154,17 +166,17 @@ fn failure_block(f: &FileReport, r: &TestResult) -> String {
 fn failure_text(x: &Failure) -> String {
     let mut s = String::new();
     if !x.request.is_empty() {
-        let _ = writeln!(s, "    request:  {}", x.request);
+        eline!(s, "    request:  {}", x.request);
     }
-    let _ = writeln!(s, "    expected: {}", expected_text(&x.expected));
-    let _ = writeln!(s, "    actual:   {}", actual_text(x));
+    eline!(s, "    expected: {}", expected_text(&x.expected));
+    eline!(s, "    actual:   {}", actual_text(x));
     if let Some(d) = x.actual.decision() {
-        let _ = writeln!(s, "    explanation:");
+        eline!(s, "    explanation:");
         s.push_str(&indent(&decision_text(d), "      "));
     }
     if let Some(st) = &x.step {
         let line = scenario::step_line(st.n, &st.step, &st.result);
-        let _ = writeln!(s, "    step:     {}", line.trim_start());
+        eline!(s, "    step:     {}", line.trim_start());
     }
     s
 }
@@ -175,10 +187,10 @@ fn pending_text(f: &FileReport, pnd: &Pending) -> String {
     let mut s = String::new();
     match &pnd.error {
         Some(e) => {
-            let _ = writeln!(s, "  update: {}: {e}", f.file);
+            eline!(s, "  update: {}: {e}", f.file);
         }
         None => {
-            let _ = writeln!(
+            eline!(
                 s,
                 "  update: wrote {} with the actual decisions; review it (diff {} {}), then `keyward test --accept {}`",
                 pnd.path.display(),
@@ -189,7 +201,7 @@ fn pending_text(f: &FileReport, pnd: &Pending) -> String {
         }
     }
     for (name, added, removed) in &pnd.changes {
-        let _ = writeln!(
+        eline!(
             s,
             "    matrix `{name}`: {} allowed now, {} no longer",
             added.len(),
@@ -201,10 +213,10 @@ fn pending_text(f: &FileReport, pnd: &Pending) -> String {
             .chain(removed.iter().map(|r| format!("- {r}")))
             .collect();
         for l in lines.iter().take(SHOWN_PER_MATRIX * 2) {
-            let _ = writeln!(s, "      {l}");
+            eline!(s, "      {l}");
         }
         if lines.len() > SHOWN_PER_MATRIX * 2 {
-            let _ = writeln!(
+            eline!(
                 s,
                 "      … and {} more (see the diff)",
                 lines.len() - SHOWN_PER_MATRIX * 2
@@ -222,7 +234,7 @@ fn coverage_section(run: &TestRun, opts: &TestOptions) -> String {
         s.push('\n');
         s.push_str(&coverage_text(&run.coverage));
         if let Some(b) = run.below_minimum(opts.min_coverage) {
-            let _ = writeln!(s, "FAIL: {}", below_minimum_text(b));
+            eline!(s, "FAIL: {}", below_minimum_text(b));
         }
     } else if !run.coverage.policies.is_empty() {
         // Always the figures and which policies determined nothing; --coverage has the table.
@@ -254,7 +266,8 @@ pub fn below_minimum_text(b: BelowMinimum) -> String {
 
 /// A `--accept` line: which pending file replaced which test file.
 pub fn accepted(a: &Accepted) -> String {
-    format!("accepted {} -> {}", a.new.display(), a.file.display())
+    let line = format!("accepted {} -> {}", a.new.display(), a.file.display());
+    esc(&line).into_owned()
 }
 
 fn status_word(s: Status) -> &'static str {
@@ -353,7 +366,7 @@ pub fn coverage_brief(c: &Coverage) -> String {
     let mut s = coverage_figures(c);
     let un: Vec<&str> = c.uncovered().iter().map(|p| p.id.as_str()).collect();
     if !un.is_empty() {
-        let _ = writeln!(
+        eline!(
             s,
             "policies that determined no decision: {} (--coverage for where they are)",
             un.join(", ")
@@ -380,10 +393,10 @@ pub fn coverage_text(c: &Coverage) -> String {
             .collect();
         let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(6);
         let w1 = rows.iter().map(|r| r.1.len()).max().unwrap_or(0).max(5);
-        let _ = writeln!(s, "policies that determined no decision:");
-        let _ = writeln!(s, "  {:<w0$}  {:<w1$}  WHERE", "POLICY", "RULES");
+        eline!(s, "policies that determined no decision:");
+        eline!(s, "  {:<w0$}  {:<w1$}  WHERE", "POLICY", "RULES");
         for (a, b, c) in rows {
-            let _ = writeln!(s, "  {a:<w0$}  {b:<w1$}  {c}");
+            eline!(s, "  {a:<w0$}  {b:<w1$}  {c}");
         }
     }
     let missing: Vec<String> = c
@@ -393,7 +406,7 @@ pub fn coverage_text(c: &Coverage) -> String {
         .map(|(r, _)| r)
         .collect();
     if !missing.is_empty() {
-        let _ = writeln!(s, "rules no test exercised: {}", missing.join(", "));
+        eline!(s, "rules no test exercised: {}", missing.join(", "));
     }
     s
 }

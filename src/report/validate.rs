@@ -1,5 +1,6 @@
 //! `keyward validate`'s text: every problem and warning, located, then what was validated.
 
+use crate::report::text::esc;
 use crate::world::problem::Problem;
 
 /// Problems (then their count), warnings, or the lines saying what is valid.
@@ -13,7 +14,7 @@ pub fn text(problems: &[Problem], warnings: &[Problem], lines: &[String]) -> Str
     }
     if problems.is_empty() {
         for l in lines {
-            s.push_str(l);
+            s.push_str(&esc(l));
             s.push('\n');
         }
     } else {

@@ -362,16 +362,12 @@ fn check_now(
     now: Option<&str>,
     p: &mut Vec<Problem>,
 ) {
-    if let Some(now) = now
-        && crate::world::cedar_datetime(now).is_none()
-    {
+    if let Some(Err(e)) = now.map(crate::world::time::parse) {
         p.push(Problem::new(
             file,
             node.get(key).map_or(node.pos, |n| n.pos),
             field,
-            format!(
-                "`{now}` is not an RFC 3339 timestamp Cedar accepts (e.g. \"2026-11-23T12:00:00Z\")"
-            ),
+            e.to_string(),
         ));
     }
 }

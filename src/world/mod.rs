@@ -17,6 +17,8 @@ pub mod model;
 pub mod names;
 pub mod problem;
 pub mod roles;
+pub mod text;
+pub mod time;
 pub mod validate;
 pub mod yaml;
 

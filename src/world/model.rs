@@ -415,14 +415,10 @@ impl World {
     }
 }
 
-/// Parse an RFC 3339 timestamp and give it in the form Cedar's `datetime()` accepts (UTC).
+/// A timestamp in the form Cedar's `datetime()` is given (UTC, milliseconds), or `None` when
+/// Cedar's rules refuse it; [`crate::world::time::parse`] says why.
 pub fn cedar_datetime(s: &str) -> Option<String> {
-    let dt = chrono::DateTime::parse_from_rfc3339(s).ok()?;
-    Some(
-        dt.with_timezone(&chrono::Utc)
-            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-            .to_string(),
-    )
+    crate::world::time::parse(s).ok().map(|t| t.cedar)
 }
 
 /// Read and validate a world file; every problem is reported with its location.

@@ -34,17 +34,19 @@ impl Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Every part may quote input: unprintable characters are escaped (one line, always).
+        let esc = crate::world::text::escape;
         if !self.file.is_empty() {
-            write!(f, "{}", self.file)?;
+            write!(f, "{}", esc(&self.file))?;
             if self.pos.line > 0 {
                 write!(f, ":{}:{}", self.pos.line, self.pos.col)?;
             }
             write!(f, ": ")?;
         }
         if !self.field.is_empty() {
-            write!(f, "{}: ", self.field)?;
+            write!(f, "{}: ", esc(&self.field))?;
         }
-        write!(f, "{}", self.message)
+        write!(f, "{}", esc(&self.message))
     }
 }
 

@@ -13,10 +13,11 @@
 use crate::world::RoleCatalog;
 use crate::world::generate::KEY_LIMIT;
 use crate::world::model::{
-    IAM_IDENTITY, IdKind, Index, KUBERNETES, RoleBinding, Shape, User, World, cedar_datetime,
+    IAM_IDENTITY, IdKind, Index, KUBERNETES, RoleBinding, Shape, User, World,
 };
 use crate::world::problem::Problem;
 use crate::world::yaml::Node;
+use crate::world::{text, time};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Run every cross-record check on what parsed; fills defaults that depend on other records.
@@ -38,6 +39,7 @@ pub(super) fn check(
         members: HashMap::new(),
     };
     c.now(w);
+    c.printable_ids(w);
     c.unique_ids(w);
     c.accounts(w);
     c.users(w);
@@ -119,13 +121,24 @@ impl Checker<'_> {
 
     fn now(&mut self, w: &World) {
         if let Some(now) = &w.now {
-            if cedar_datetime(now).is_none() {
+            if let Err(e) = time::parse(now) {
                 self.problems.push(Problem::new(
                     self.file,
                     self.root.locate("now"),
                     "now",
-                    format!("`{now}` is not an RFC 3339 timestamp (e.g. 2026-11-23T12:00:00Z)"),
+                    e.to_string(),
                 ));
+            }
+        }
+    }
+
+    /// Every id and every value used as one (references, regions, resource groups, services,
+    /// roles, addons, etags, fingerprints) is printable text: no newline, control or format
+    /// character (see [`text`]), so that none can forge a line of output.
+    fn printable_ids(&mut self, w: &World) {
+        for (section, i, field, value) in id_like_fields(w) {
+            if let Some(m) = text::id_problem(value) {
+                self.problem(section, i, &field, m);
             }
         }
     }
@@ -469,13 +482,8 @@ impl Checker<'_> {
                 }
             }
             if let Some(t) = &k.expires_at {
-                if cedar_datetime(t).is_none() {
-                    self.problem(
-                        "api_keys",
-                        i,
-                        "expires_at",
-                        format!("`{t}` is not an RFC 3339 timestamp (e.g. 2027-01-01T00:00:00Z)"),
-                    );
+                if let Err(e) = time::parse(t) {
+                    self.problem("api_keys", i, "expires_at", e.to_string());
                 }
             }
             if let Some(f) = &k.fingerprint {
@@ -721,6 +729,92 @@ pub(super) fn warnings(file: &str, root: &Node, w: &World, shape: &Shape) -> Vec
                 ),
             ));
         }
+    }
+    out
+}
+
+/// Every id-like value of a world: (section, record, field, value). Free text (a key's `name`
+/// and `description`) is not among them: it is data, escaped wherever it is printed.
+fn id_like_fields(w: &World) -> Vec<(&'static str, usize, String, &str)> {
+    let mut out: Vec<(&'static str, usize, String, &str)> = Vec::new();
+    macro_rules! field {
+        ($s:expr, $i:expr, $f:expr, $v:expr) => {
+            out.push(($s, $i, $f.to_string(), $v))
+        };
+    }
+    macro_rules! list {
+        ($s:expr, $i:expr, $f:expr, $vs:expr) => {
+            for (j, v) in $vs.iter().enumerate() {
+                out.push(($s, $i, format!("{}[{j}]", $f), v.as_str()))
+            }
+        };
+    }
+    macro_rules! opt {
+        ($s:expr, $i:expr, $f:expr, $v:expr) => {
+            if let Some(v) = $v.as_deref() {
+                out.push(($s, $i, $f.to_string(), v))
+            }
+        };
+    }
+    for (i, a) in w.accounts.iter().enumerate() {
+        field!("accounts", i, "id", &a.id);
+        field!("accounts", i, "owner", &a.owner);
+        field!(
+            "accounts",
+            i,
+            "default_resource_group",
+            &a.default_resource_group
+        );
+    }
+    for (i, u) in w.users.iter().enumerate() {
+        field!("users", i, "id", &u.id);
+        list!("users", i, "accounts", u.accounts);
+        opt!("users", i, "classic_parent", u.classic_parent);
+    }
+    for (i, s) in w.service_ids.iter().enumerate() {
+        field!("service_ids", i, "id", &s.id);
+        field!("service_ids", i, "account", &s.account);
+        opt!("service_ids", i, "created_by", s.created_by);
+    }
+    for (i, g) in w.access_groups.iter().enumerate() {
+        field!("access_groups", i, "id", &g.id);
+        field!("access_groups", i, "account", &g.account);
+        list!("access_groups", i, "members", g.members);
+    }
+    for (i, b) in w.role_bindings.iter().enumerate() {
+        field!("role_bindings", i, "subject", &b.subject);
+        field!("role_bindings", i, "account", &b.account);
+        field!("role_bindings", i, "service", &b.service);
+        list!("role_bindings", i, "roles", b.roles);
+        opt!("role_bindings", i, "region", b.region);
+        opt!("role_bindings", i, "resource_group", b.resource_group);
+        opt!("role_bindings", i, "resource", b.resource);
+    }
+    for (i, k) in w.api_keys.iter().enumerate() {
+        field!("api_keys", i, "id", &k.id);
+        field!("api_keys", i, "identity", &k.identity);
+        field!("api_keys", i, "account", &k.account);
+        opt!("api_keys", i, "created_by", k.created_by);
+        opt!("api_keys", i, "etag", k.etag);
+        opt!("api_keys", i, "fingerprint", k.fingerprint);
+    }
+    for (i, c) in w.classic_keys.iter().enumerate() {
+        field!("classic_keys", i, "id", &c.id);
+        field!("classic_keys", i, "user", &c.user);
+        field!("classic_keys", i, "account", &c.account);
+    }
+    for (i, c) in w.clusters.iter().enumerate() {
+        field!("clusters", i, "id", &c.id);
+        field!("clusters", i, "account", &c.account);
+        field!("clusters", i, "region", &c.region);
+        field!("clusters", i, "resource_group", &c.resource_group);
+        list!("clusters", i, "addons", c.addons);
+    }
+    for (i, s) in w.cluster_api_keys.iter().enumerate() {
+        field!("cluster_api_keys", i, "account", &s.account);
+        field!("cluster_api_keys", i, "region", &s.region);
+        field!("cluster_api_keys", i, "resource_group", &s.resource_group);
+        field!("cluster_api_keys", i, "api_key", &s.api_key);
     }
     out
 }

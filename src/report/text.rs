@@ -1,0 +1,43 @@
+//! The one escaping of text output: every renderer of text, markdown or csv prints the values
+//! it did not write itself (ids, names, descriptions, arguments, messages that quote input)
+//! through these, so that no input can forge a line or send an escape sequence to a terminal.
+//!
+//! Unprintable characters (control and format characters, line separators: see
+//! [`crate::world::text`], which validation shares) are written as escapes: `\n`, `\t`,
+//! `\u{1b}`, `\u{202e}`. JSON output needs none of this: serde escapes control characters.
+
+pub use crate::world::text::{escape as esc, is_unprintable};
+
+/// Append one line to `s`: `line` escaped, then a newline.
+pub fn push_line(s: &mut String, line: &str) {
+    s.push_str(&esc(line));
+    s.push('\n');
+}
+
+/// A markdown table cell: escaped, and `|` written `\|` so that it stays one cell.
+pub fn md_cell(s: &str) -> String {
+    esc(s).replace('|', "\\|")
+}
+
+/// A csv field: escaped (so one record is one line), then quoted when it holds `,` or `"`.
+pub fn csv_field(s: &str) -> String {
+    let s = esc(s);
+    if s.contains([',', '"']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_and_fields_stay_on_one_line() {
+        assert_eq!(md_cell("a|b\nc"), "a\\|b\\nc");
+        assert_eq!(csv_field("a,\"b\"\r\n"), "\"a,\"\"b\"\"\\r\\n\"");
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(esc("x\u{1b}[2J"), "x\\u{1b}[2J");
+    }
+}

@@ -127,7 +127,7 @@ when { resource.name like "*terraform*" };
 @rule("X2")
 @doc("Reads an attribute the base policies never read, on the principal.")
 permit (principal is User, action == Action::"api-key-lock", resource is UserApiKey)
-when { principal.classic == resource.identity.classic || principal.classic_key_accounts.contains(resource.account) };
+when { principal.classic_pre == resource.identity.classic_pre || principal.classic_key_accounts.contains(resource.account) };
 
 @id("x-forbid-busy")
 @rule("X3")

@@ -211,21 +211,21 @@ fn owner_cannot_reset(
     })
 }
 
-/// Why a decision denied: the forbids that did (or that nothing permitted), and its errors.
+/// Why a decision denied: its evaluation failed (keyward fails closed), the forbids that did,
+/// or that nothing permitted it.
 fn denied_why(d: &Decision) -> String {
-    let mut why = if d.reasons.is_empty() {
-        "no policy permits it".to_string()
-    } else {
-        let forbids = d
-            .reasons
-            .iter()
-            .map(|r| format!("{} [{}]", r.policy, r.rules.join(", ")));
-        format!("forbidden by {}", forbids.collect::<Vec<_>>().join(", "))
-    };
-    if !d.errors.is_empty() {
-        why.push_str(&format!(" (evaluation errors: {})", d.errors.join("; ")));
+    let failed = format!("evaluation failed ({})", d.errors.join("; "));
+    let forbids = d
+        .reasons
+        .iter()
+        .map(|r| format!("{} [{}]", r.policy, r.rules.join(", ")));
+    let forbids = format!("forbidden by {}", forbids.collect::<Vec<_>>().join(", "));
+    match (d.reasons.is_empty(), d.errors.is_empty()) {
+        (true, true) => "no policy permits it".to_string(),
+        (true, false) => format!("denied: {failed}"),
+        (false, true) => forbids,
+        (false, false) => format!("{forbids}; {failed}"),
     }
-    why
 }
 
 /// F4: user API keys (not service ID keys) that never expire or stay valid when leaked.

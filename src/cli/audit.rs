@@ -197,6 +197,7 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn Write) -> Outcome {
             text_extra = format!("\n{}", crate::report::findings::findings_text(&found));
         }
         json_extra.insert("stats".into(), serde_json::Value::String(stats.summary()));
+        writer.errored(stats.errored());
         writer
             .finish(json_extra, &text_extra)
             .map_err(Outcome::io)?;

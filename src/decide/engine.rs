@@ -263,7 +263,6 @@ impl Engine {
             ty::ACCOUNT,
             ty::GRANT,
             ty::ACCESS_GROUP,
-            ty::CLASSIC_USER,
             ty::USER,
             ty::SERVICE_ID,
             ty::USER_API_KEY,

@@ -13,7 +13,6 @@ pub mod ty {
     pub const ACCOUNT: &str = "Account";
     pub const GRANT: &str = "Grant";
     pub const ACCESS_GROUP: &str = "AccessGroup";
-    pub const CLASSIC_USER: &str = "ClassicUser";
     pub const USER: &str = "User";
     pub const SERVICE_ID: &str = "ServiceId";
     pub const USER_API_KEY: &str = "UserApiKey";
@@ -162,7 +161,7 @@ impl Translation {
     }
 
     /// Every entity of the world, in Cedar's entities JSON format (an array): grants, accounts,
-    /// access groups, users (each after its classic node), service IDs, API keys, clusters.
+    /// access groups, users, service IDs, API keys, clusters.
     pub fn entities_json(&self) -> Value {
         let mut out = Vec::new();
         let parents = Parents::of(&self.world);
@@ -211,18 +210,8 @@ impl Translation {
                 .or_default()
                 .push(eref(ty::ACCOUNT, &c.account));
         }
-        for u in &self.world.users {
-            let node_parents: Vec<Value> = u
-                .classic_parent
-                .iter()
-                .map(|p| uid(ty::CLASSIC_USER, p))
-                .collect();
-            out.push(entity(
-                ty::CLASSIC_USER,
-                &u.id,
-                json!({}),
-                json!(node_parents),
-            ));
+        let intervals = classic_intervals(&self.world);
+        for (u, (pre, last)) in self.world.users.iter().zip(intervals) {
             let accounts: Vec<Value> = self
                 .memberships(&u.id)
                 .iter()
@@ -230,7 +219,8 @@ impl Translation {
                 .collect();
             let attrs = json!({
                 "functional": u.functional,
-                "classic": eref(ty::CLASSIC_USER, &u.id),
+                "classic_pre": pre,
+                "classic_last": last,
                 "key_count": self.key_count(&u.id),
                 "classic_key_accounts": classic_accounts.get(u.id.as_str()).cloned().unwrap_or_default(),
             });
@@ -298,6 +288,61 @@ impl Translation {
     fn key_count(&self, id: &str) -> i64 {
         self.key_counts.get(id).copied().unwrap_or(0)
     }
+}
+
+/// Each user's place in the classic hierarchy, in world order: (preorder number, largest
+/// preorder number of its subtree) of a depth-first walk of the forest of `classic_parent`
+/// links, roots and children in world order. b is a or an ancestor of a exactly when
+/// `b.0 <= a.0 && a.0 <= b.1`. Linear in the users, iterative (a chain of any depth).
+/// A user on a cycle (rejected by validation) or whose parent is not a user is a root.
+pub fn classic_intervals(w: &World) -> Vec<(i64, i64)> {
+    let pos: HashMap<&str, usize> = w
+        .users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.id.as_str(), i))
+        .collect();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); w.users.len()];
+    let mut has_parent = vec![false; w.users.len()];
+    for (i, u) in w.users.iter().enumerate() {
+        if let Some(&p) = u.classic_parent.as_deref().and_then(|p| pos.get(p)) {
+            if p != i {
+                children[p].push(i);
+                has_parent[i] = true;
+            }
+        }
+    }
+    let mut out = vec![(-1, -1); w.users.len()];
+    let mut next = 0i64;
+    // Roots first; then any user not reached (only on a cycle) as a root of its own walk.
+    let roots = (0..w.users.len()).filter(|&i| !has_parent[i]);
+    for root in roots.chain(0..w.users.len()).collect::<Vec<_>>() {
+        if out[root].0 >= 0 {
+            continue;
+        }
+        // (node, how many of its children are done)
+        let mut stack = vec![(root, 0usize)];
+        out[root].0 = next;
+        next += 1;
+        while let Some((node, done)) = stack.last_mut() {
+            let node = *node;
+            match children[node].get(*done) {
+                Some(&c) => {
+                    *done += 1;
+                    if out[c].0 < 0 {
+                        out[c].0 = next;
+                        next += 1;
+                        stack.push((c, 0));
+                    }
+                }
+                None => {
+                    out[node].1 = next - 1;
+                    stack.pop();
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The parents a subject inherits besides its own: the access groups it is a member of, then

@@ -299,6 +299,10 @@ struct Reader {
 impl Reader {
     /// Every policy of the source at index `si`.
     fn file(&mut self, si: usize, source: &Source) {
+        if let Some(p) = nesting_problem(source, false) {
+            self.problems.push(p);
+            return;
+        }
         let set = match PolicySet::from_str(&source.text) {
             Ok(s) => s,
             Err(e) => {
@@ -449,6 +453,9 @@ fn validate(schema: &Schema, read: &Reader, sources: &[Source]) -> Result<Vec<Pr
 
 /// Parse the schema and read its role catalogue (`type Roles`).
 fn parse_schema(source: &Source) -> Result<(Schema, RoleCatalog), Problems> {
+    if let Some(p) = nesting_problem(source, true) {
+        return Err(Problems::one(p));
+    }
     let (fragment, _warnings) = SchemaFragment::from_cedarschema_str(&source.text)
         .map_err(|e| Problems(diag_problems(source, &e, "cannot parse schema: ")))?;
     let json = fragment.to_json_value().map_err(|e| {
@@ -478,6 +485,83 @@ fn parse_schema(source: &Source) -> Result<(Schema, RoleCatalog), Problems> {
         ))
     })?;
     Ok((schema, roles))
+}
+
+/// The deepest nesting keyward hands to Cedar, in a policy file or the schema. Cedar's parser
+/// and evaluator recurse once per level and abort the process on a stack overflow (from ~450
+/// parentheses, brackets or braces in a policy, ~1,900 nested records in a schema); real
+/// policies nest a few levels. Counted by [`nesting_problem`].
+pub const MAX_NESTING: usize = 64;
+
+/// A located problem if `source` nests deeper than [`MAX_NESTING`], found by a lexical scan
+/// outside strings and `//` comments, before Cedar parses it. A level is an open `(`, `[` or `{`
+/// (and `<` in a schema, for `Set<…>`), an `if` not yet closed by its enclosing bracket or the
+/// policy's `;`, or one more `!`/`-` in a run of them; so nested `if … then … else` and chains of
+/// unary operators count, as they recurse in Cedar too. Conservative: `if`s side by side in one
+/// bracket also add up.
+fn nesting_problem(source: &Source, schema: bool) -> Option<Problem> {
+    let b = source.text.as_bytes();
+    // Per open bracket (and the policy's top level): the `if`s opened inside it.
+    let mut ifs: Vec<usize> = vec![0];
+    let (mut if_total, mut unary, mut i) = (0usize, 0usize, 0usize);
+    while i < b.len() {
+        let c = b[i];
+        let at = i;
+        i += 1;
+        match c {
+            b'"' => {
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'/' if b.get(i) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'(' | b'[' | b'{' => ifs.push(0),
+            b'<' if schema => ifs.push(0),
+            b')' | b']' | b'}' | b'>' if ifs.len() > 1 && (schema || c != b'>') => {
+                if_total -= ifs.pop().unwrap_or(0);
+            }
+            b';' if ifs.len() == 1 => {
+                if_total -= ifs[0];
+                ifs[0] = 0;
+            }
+            b'!' | b'-' => unary += 1,
+            c if c.is_ascii_alphanumeric() || c == b'_' => {
+                let start = at;
+                // A whole word: `if` is a keyword only on its own.
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                if &b[start..i] == b"if" {
+                    if let Some(top) = ifs.last_mut() {
+                        *top += 1;
+                    }
+                    if_total += 1;
+                }
+            }
+            _ => {}
+        }
+        if !matches!(c, b'!' | b'-') && !c.is_ascii_whitespace() {
+            unary = 0;
+        }
+        let depth = ifs.len() - 1 + if_total + unary;
+        if depth > MAX_NESTING {
+            return Some(Problem::new(
+                &source.name,
+                line_col(&source.text, at),
+                "",
+                format!(
+                    "nested deeper than {MAX_NESTING} levels (brackets, `if`s and runs of `!`/`-` \
+                     count): keyward refuses it before Cedar parses it"
+                ),
+            ));
+        }
+    }
+    None
 }
 
 /// Services and roles from the JSON form of the schema: `commonTypes.Roles` is a record of

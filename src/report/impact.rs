@@ -135,13 +135,15 @@ fn totals(changes: &[Change], per_action: &PerAction, out: &mut dyn Write) -> Re
     Ok(())
 }
 
-/// What decided one side: the policies that permitted or forbade it, or that nothing did.
+/// What decided one side: the policies that permitted or forbade it, that nothing did, or
+/// that its evaluation failed (which denies: keyward fails closed).
 fn reasons_of(d: &Decision) -> String {
+    let failed = format!("evaluation failed ({})", d.errors.join("; "));
     if d.reasons.is_empty() {
-        if d.decision == Verdict::Deny {
-            "nothing permits it".to_string()
-        } else {
-            String::new()
+        match (d.decision, d.errors.is_empty()) {
+            (Verdict::Deny, true) => "nothing permits it".to_string(),
+            (Verdict::Deny, false) => format!("denied: {failed}"),
+            (Verdict::Allow, _) => String::new(),
         }
     } else {
         let lead = if d.decision == Verdict::Allow {
@@ -150,6 +152,11 @@ fn reasons_of(d: &Decision) -> String {
             "forbidden by"
         };
         let names = d.reasons.iter().map(|r| r.policy.as_str());
-        format!("{lead} {}", names.collect::<Vec<_>>().join(", "))
+        let names = names.collect::<Vec<_>>().join(", ");
+        if d.errors.is_empty() {
+            format!("{lead} {names}")
+        } else {
+            format!("{lead} {names}; {failed}")
+        }
     }
 }

@@ -165,6 +165,8 @@ pub struct AuditWriter<W: std::io::Write> {
     by: GroupBy,
     rows: usize,
     kept: Vec<Decision>,
+    /// Audited decisions whose evaluation failed (they deny; not rows).
+    errored: usize,
 }
 
 impl<W: std::io::Write> AuditWriter<W> {
@@ -176,6 +178,7 @@ impl<W: std::io::Write> AuditWriter<W> {
             by,
             rows: 0,
             kept: Vec::new(),
+            errored: 0,
         };
         match format {
             AuditFormat::Csv => writeln!(w.out, "principal,action,resource,args,reasons")?,
@@ -222,6 +225,12 @@ impl<W: std::io::Write> AuditWriter<W> {
         Ok(())
     }
 
+    /// How many audited decisions failed to evaluate: the json's `errored_decisions`, and
+    /// the text and markdown summary line (when there are any).
+    pub fn errored(&mut self, n: usize) {
+        self.errored = n;
+    }
+
     /// Finish the output; `extra` is a JSON value merged into the json object (findings,
     /// summary), or text appended to the text views.
     pub fn finish(
@@ -232,6 +241,7 @@ impl<W: std::io::Write> AuditWriter<W> {
         match self.format {
             AuditFormat::Json => {
                 write!(self.out, "\n]")?;
+                write!(self.out, ",\"errored_decisions\":{}", self.errored)?;
                 for (k, v) in json_extra {
                     write!(self.out, ",{}:{}", serde_json::Value::String(k), v)?;
                 }
@@ -280,9 +290,13 @@ impl<W: std::io::Write> AuditWriter<W> {
                         }
                     }
                 }
+                let errored = match self.errored {
+                    0 => String::new(),
+                    n => format!("; {n} denied: evaluation failed (`keyward check` shows why)"),
+                };
                 writeln!(
                     self.out,
-                    "{}{} allowed (principal, action, resource) triples",
+                    "{}{} allowed (principal, action, resource) triples{errored}",
                     if md { "\n" } else { "" },
                     self.rows
                 )?;

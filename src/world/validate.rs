@@ -240,35 +240,47 @@ impl Checker<'_> {
         }
     }
 
-    /// The classic hierarchy has no cycle.
+    /// The classic hierarchy has no cycle: each user on one is reported (a user that is its
+    /// own parent is reported by `users`). Linear: each user is walked through once.
     fn classic_hierarchy(&mut self, w: &World) {
-        let parent: HashMap<&str, &str> = w
+        let pos: HashMap<&str, usize> = w
             .users
             .iter()
-            .filter_map(|u| u.classic_parent.as_deref().map(|p| (u.id.as_str(), p)))
+            .enumerate()
+            .map(|(i, u)| (u.id.as_str(), i))
             .collect();
-        for (i, u) in w.users.iter().enumerate() {
-            if u.classic_parent.as_deref() == Some(u.id.as_str()) {
-                continue; // reported by `users` as its own parent
+        let parent = |i: usize| {
+            let p = *pos.get(w.users[i].classic_parent.as_deref()?)?;
+            (p != i).then_some(p)
+        };
+        // 0: not seen, 1: on the path being walked, 2: done.
+        let mut state = vec![0u8; w.users.len()];
+        let mut on_cycle = vec![false; w.users.len()];
+        for start in 0..w.users.len() {
+            let mut path = Vec::new();
+            let mut cur = Some(start);
+            while let Some(i) = cur.filter(|&i| state[i] == 0) {
+                state[i] = 1;
+                path.push(i);
+                cur = parent(i);
             }
-            let mut cur = u.id.as_str();
-            let mut steps = 0;
-            while let Some(&next) = parent.get(cur) {
-                steps += 1;
-                if next == u.id && steps > 1 {
-                    self.problem(
-                        "users",
-                        i,
-                        "classic_parent",
-                        format!("the classic hierarchy has a cycle through `{}`", u.id),
-                    );
-                    break;
+            if let Some(i) = cur.filter(|&i| state[i] == 1) {
+                let from = path.iter().position(|&p| p == i).unwrap_or(0);
+                for &p in &path[from..] {
+                    on_cycle[p] = true;
                 }
-                if steps > w.users.len() {
-                    break;
-                }
-                cur = next;
             }
+            for p in path {
+                state[p] = 2;
+            }
+        }
+        for (i, u) in w.users.iter().enumerate().filter(|(i, _)| on_cycle[*i]) {
+            self.problem(
+                "users",
+                i,
+                "classic_parent",
+                format!("the classic hierarchy has a cycle through `{}`", u.id),
+            );
         }
     }
 

@@ -67,18 +67,28 @@ pub struct AuditStats {
     pub partial_evaluations: AtomicUsize,
     /// Plain Cedar decisions run.
     pub decisions: AtomicUsize,
+    /// Decisions of the audited triples (after `--principal`/`--account`) whose evaluation
+    /// failed: each denies (keyward fails closed). Exact: a residual that may error for some
+    /// principal is never read as a set, so every such triple is decided by Cedar.
+    pub errored: AtomicUsize,
 }
 
 impl AuditStats {
     /// A one-line summary.
     pub fn summary(&self) -> String {
         format!(
-            "{} groups read as sets, {} decided one by one; {} partial evaluations, {} decisions",
+            "{} groups read as sets, {} decided one by one; {} partial evaluations, {} decisions, {} denied: evaluation failed",
             self.set_groups.load(Ordering::Relaxed),
             self.fallback_groups.load(Ordering::Relaxed),
             self.partial_evaluations.load(Ordering::Relaxed),
-            self.decisions.load(Ordering::Relaxed)
+            self.decisions.load(Ordering::Relaxed),
+            self.errored()
         )
+    }
+
+    /// How many audited decisions failed to evaluate (and so denied).
+    pub fn errored(&self) -> usize {
+        self.errored.load(Ordering::Relaxed)
     }
 
     /// The counts as they are now.
@@ -89,6 +99,7 @@ impl AuditStats {
             (&out.fallback_groups, &self.fallback_groups),
             (&out.partial_evaluations, &self.partial_evaluations),
             (&out.decisions, &self.decisions),
+            (&out.errored, &self.errored),
         ] {
             to.store(from.load(Ordering::Relaxed), Ordering::Relaxed);
         }
@@ -141,6 +152,14 @@ impl<'e> Auditor<'e> {
 
     /// The allowed decisions of one (action, resource, args), for every caller.
     pub fn group(&self, target: &Target3) -> Vec<Decision> {
+        let mut rows = self.group_rows(target);
+        rows.retain(|d| d.decision == Verdict::Allow);
+        rows
+    }
+
+    /// The allowed decisions of one group, and its denies whose evaluation failed (the only
+    /// denies it returns, so that the audit can count them).
+    pub(crate) fn group_rows(&self, target: &Target3) -> Vec<Decision> {
         let mut out = Vec::new();
         for pop in &self.pops {
             if pop.n() == 0 || !calls(pop.ty, target.action) {
@@ -174,7 +193,8 @@ impl<'e> Auditor<'e> {
         }
     }
 
-    /// Decide principals one by one (all of the population, or those in `only`).
+    /// Decide principals one by one (all of the population, or those in `only`): the allowed
+    /// decisions and those whose evaluation failed.
     fn one_by_one(&self, pop: &Population, target: &Target3, only: Option<&Bits>) -> Vec<Decision> {
         let mut out = Vec::new();
         for (i, id) in pop.ids.iter().enumerate() {
@@ -183,7 +203,7 @@ impl<'e> Auditor<'e> {
             }
             AuditStats::count(&self.stats.decisions);
             if let Ok(d) = self.engine.decide(&self.spec(id, target)) {
-                if d.decision == Verdict::Allow {
+                if kept(&d) {
                     out.push(d);
                 }
             }
@@ -251,12 +271,15 @@ impl<'e> Auditor<'e> {
             .iter()
             .map(|(id, s)| Some((id.as_str(), s.clone()?)))
             .collect();
-        let (Some(readable), Some(forbids)) = (readable, forbids) else {
+        let (Some(readable), Some(forbids)) = (readable, forbids.as_ref()) else {
             AuditStats::count(&self.stats.fallback_groups);
-            return Some(self.one_by_one(pop, target, Some(&candidates(pop.n(), &permits))));
+            // An unreadable forbid may error for principals no permit allows: decide everyone,
+            // so that every failed evaluation is seen (and counted).
+            let only = forbids.is_some().then(|| candidates(pop.n(), &permits));
+            return Some(self.one_by_one(pop, target, only.as_ref()));
         };
         AuditStats::count(&self.stats.set_groups);
-        Some(self.rows(pop, &t, &allowed(pop.n(), &readable, &forbids), &readable))
+        Some(self.rows(pop, &t, &allowed(pop.n(), &readable, forbids), &readable))
     }
 
     /// The residuals of an action with both principal and resource unknown (types known),
@@ -419,6 +442,11 @@ fn candidates(n: usize, permits: &[(String, Option<Bits>)]) -> Bits {
 fn without_apikey(args: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     let kept = args.iter().filter(|(k, _)| k.as_str() != APIKEY);
     kept.map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// Whether the audit keeps a decision: allowed, or denied because its evaluation failed.
+pub(super) fn kept(d: &Decision) -> bool {
+    d.decision == Verdict::Allow || !d.errors.is_empty()
 }
 
 /// Whether a population calls an action: keys log in, users and service IDs do the rest.

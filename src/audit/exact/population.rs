@@ -6,7 +6,7 @@ use super::bits::Bits;
 use crate::decide::engine::Engine;
 use crate::decide::entities::ty;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// An entity reference: (type, id).
@@ -66,17 +66,20 @@ impl EntityIndex {
     }
 }
 
-/// Each entity with itself and all its ancestors.
+/// Each entity with itself and all its ancestors. The world's hierarchies are shallow (a
+/// subject, its access groups, their grants; the classic hierarchy is numbers, not parents),
+/// so this is linear in the memberships; `seen` is a set, so many parents cost no square.
 fn transitive(parents: &HashMap<Uid, Vec<Uid>>) -> HashMap<Uid, Vec<Uid>> {
     let mut ancestors = HashMap::new();
     for uid in parents.keys() {
         let mut seen = vec![uid.clone()];
-        let mut stack = vec![uid.clone()];
+        let mut met: HashSet<&Uid> = HashSet::from([uid]);
+        let mut stack = vec![uid];
         while let Some(u) = stack.pop() {
-            for p in parents.get(&u).into_iter().flatten() {
-                if !seen.contains(p) {
+            for p in parents.get(u).into_iter().flatten() {
+                if met.insert(p) {
                     seen.push(p.clone());
-                    stack.push(p.clone());
+                    stack.push(p);
                 }
             }
         }

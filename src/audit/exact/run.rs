@@ -3,7 +3,7 @@
 //! the order and the streaming; a group's reading is [`super::Auditor::group`]'s.
 //! May use: [`crate::decide`].
 
-use super::{AuditOptions, AuditStats, Auditor, without_apikey};
+use super::{AuditOptions, AuditStats, Auditor, kept, without_apikey};
 use crate::audit::LOGIN;
 use crate::audit::error::AuditError;
 use crate::decide::engine::{Decision, Engine, Verdict};
@@ -20,7 +20,8 @@ type Chunk = (Vec<Decision>, usize);
 
 /// Run an audit, handing the allowed decisions to `sink` in a fixed order (by action, then
 /// resource, then principal), chunk by chunk so that huge audits never sit in memory.
-/// `progress` is told how many groups are done out of how many.
+/// `progress` is told how many groups are done out of how many. The decisions whose evaluation
+/// failed (denies) are counted in the stats' `errored`, not handed to `sink`.
 pub fn audit(
     engine: &Engine,
     opts: &AuditOptions,
@@ -57,7 +58,11 @@ pub fn audit(
         let mut done = 0;
         for (rows, n) in rx {
             for d in rows.into_iter().filter(|d| keep(engine, opts, d)) {
-                sink(d);
+                if d.decision == Verdict::Allow {
+                    sink(d);
+                } else {
+                    AuditStats::count(&run.stats.errored);
+                }
             }
             done += n;
             progress(done, total);
@@ -104,7 +109,7 @@ impl Run<'_> {
         };
         let mut rows: Vec<Decision> = accounts
             .par_iter()
-            .map(|acc| a.group(&login(acc)))
+            .map(|acc| a.group_rows(&login(acc)))
             .flatten()
             .collect();
         let w = &self.engine.tr.world;
@@ -124,7 +129,7 @@ impl Run<'_> {
             let rows: Vec<Decision> = part
                 .par_iter()
                 .filter_map(|(k, a)| {
-                    self.allowed(RequestSpec {
+                    self.kept(RequestSpec {
                         principal: k.clone(),
                         action: LOGIN.into(),
                         resource: Some(a.clone()),
@@ -144,7 +149,7 @@ impl Run<'_> {
             let per_group: Vec<Vec<Decision>> = part
                 .par_iter()
                 .map(|t| match self.auditor {
-                    Some(a) => a.group(t),
+                    Some(a) => a.group_rows(t),
                     None => self.decide_all(t),
                 })
                 .collect();
@@ -171,14 +176,14 @@ impl Run<'_> {
             ..Default::default()
         };
         let callers = self.callers.iter();
-        callers.filter_map(|p| self.allowed(spec(p))).collect()
+        callers.filter_map(|p| self.kept(spec(p))).collect()
     }
 
-    /// The decision of one request, if allowed.
-    fn allowed(&self, s: RequestSpec) -> Option<Decision> {
+    /// The decision of one request, if allowed or if its evaluation failed.
+    fn kept(&self, s: RequestSpec) -> Option<Decision> {
         AuditStats::count(&self.stats.decisions);
         let d = self.engine.decide(&s).ok();
-        d.filter(|d| d.decision == Verdict::Allow)
+        d.filter(kept)
     }
 }
 

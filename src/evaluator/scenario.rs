@@ -470,7 +470,7 @@ pub fn check_steps(file: &str, steps: &[Step], tr: &Translation) -> Vec<Problem>
             StepAction::Request(spec) => spec.now.as_deref(),
             StepAction::Leak { now, .. } => now.as_deref(),
         };
-        if let Some(Err(e)) = now.map(|n| world::time::parse(n)) {
+        if let Some(Err(e)) = now.map(world::time::parse) {
             p.push(step_problem(file, step, "now", e.to_string()));
         }
         match &step.action {

@@ -132,3 +132,26 @@ fn an_ambiguous_name_is_bad_input_listing_the_candidates() {
     ]);
     assert_eq!(code, 0, "{err}");
 }
+
+#[test]
+fn an_audit_of_an_imported_account_reads_as_people() {
+    let (code, out, err) = keyward(&["audit", "--world", W]);
+    assert_eq!(code, 0, "{err}");
+    // Principals and accounts carry their names in the text view...
+    assert!(
+        out.contains("\nIBMid-6100001OLV (Olivia Okafor)\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("4f1c2a9b8e7d4c3ba1f0e9d8c7b6a501 (Orbit Prod)"),
+        "{out}"
+    );
+    let (_, by_resource, _) = keyward(&["audit", "--world", W, "--by", "resource"]);
+    assert!(
+        by_resource.contains("IBMid-6100001OLV (Olivia Okafor)"),
+        "{by_resource}"
+    );
+    // ...and the data formats keep plain ids.
+    let (_, jsonl, _) = keyward(&["audit", "--world", W, "--format", "jsonl"]);
+    assert!(!jsonl.contains("Olivia Okafor"), "{jsonl}");
+}

@@ -163,7 +163,9 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn Write) -> Outcome {
             crate::report::impact::write(&changes, a.format, out).map_err(Outcome::io)?;
             return Ok(Outcome::default());
         }
-        let mut writer = AuditWriter::new(&mut *out, a.format, a.by).map_err(Outcome::io)?;
+        let mut writer = AuditWriter::new(&mut *out, a.format, a.by)
+            .map_err(Outcome::io)?
+            .with_names(display_names(&engine.tr.world));
         let mut failed = None;
         let stats = audit::audit(
             &engine,
@@ -224,4 +226,13 @@ fn against(common: &Common, a: &AuditArgs) -> Common {
         other.world = Some(w.clone());
     }
     other
+}
+
+/// The display names of the world's users, service IDs and accounts that have one.
+fn display_names(w: &crate::world::World) -> std::collections::BTreeMap<String, String> {
+    let ids = w.users.iter().map(|u| &u.id);
+    let ids = ids.chain(w.service_ids.iter().map(|s| &s.id));
+    let ids = ids.chain(w.accounts.iter().map(|a| &a.id));
+    ids.filter_map(|id| Some((id.clone(), crate::world::names::display(w, id)?)))
+        .collect()
 }

@@ -167,6 +167,8 @@ pub struct AuditWriter<W: std::io::Write> {
     kept: Vec<Decision>,
     /// Audited decisions whose evaluation failed (they deny; not rows).
     errored: usize,
+    /// Display names of principals, shown beside their ids in the text and markdown views.
+    names: BTreeMap<String, String>,
 }
 
 impl<W: std::io::Write> AuditWriter<W> {
@@ -179,6 +181,7 @@ impl<W: std::io::Write> AuditWriter<W> {
             rows: 0,
             kept: Vec::new(),
             errored: 0,
+            names: BTreeMap::new(),
         };
         match format {
             AuditFormat::Csv => writeln!(w.out, "principal,action,resource,args,reasons")?,
@@ -186,6 +189,13 @@ impl<W: std::io::Write> AuditWriter<W> {
             _ => {}
         }
         Ok(w)
+    }
+
+    /// Show these display names (id -> name) beside ids in the text and markdown
+    /// views; the data formats keep ids only.
+    pub fn with_names(mut self, names: BTreeMap<String, String>) -> Self {
+        self.names = names;
+        self
     }
 
     /// Add one allowed decision.
@@ -251,10 +261,19 @@ impl<W: std::io::Write> AuditWriter<W> {
                 let md = self.format == AuditFormat::Markdown;
                 // key -> action -> targets
                 let mut groups: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+                let named = |id: &str| match self.names.get(id) {
+                    Some(n) => format!("{id} ({n})"),
+                    None => id.to_string(),
+                };
+                // A target that is just the resource's id gets its name too.
+                let target = |d: &Decision| match target_label(d) {
+                    l if l == d.resource => named(&l),
+                    l => l,
+                };
                 for d in &self.kept {
                     let (k, v) = match self.by {
-                        GroupBy::Principal => (d.principal.clone(), target_label(d)),
-                        GroupBy::Resource => (target_label(d), d.principal.clone()),
+                        GroupBy::Principal => (named(&d.principal), target(d)),
+                        GroupBy::Resource => (target(d), named(&d.principal)),
                     };
                     groups
                         .entry(k)

@@ -490,7 +490,7 @@ fn parse_schema(source: &Source) -> Result<(Schema, RoleCatalog), Problems> {
 /// The deepest nesting keyward hands to Cedar, in a policy file or the schema. Cedar's parser
 /// and evaluator recurse once per level and abort the process on a stack overflow (from ~450
 /// parentheses, brackets or braces in a policy, ~1,900 nested records in a schema); real
-/// policies nest a few levels. Counted by [`nesting_problem`].
+/// policies nest a few levels. Counted by `nesting_problem`.
 pub const MAX_NESTING: usize = 64;
 
 /// A located problem if `source` nests deeper than [`MAX_NESTING`], found by a lexical scan

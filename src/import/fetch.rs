@@ -5,7 +5,7 @@
 //!
 //! Owns HTTP (ureq) and the paging styles. Must not map records (it hands
 //! [`super::layout`] the same files `--from` reads) or decide anything. Must never log, store
-//! or put in an error the API key or a token: every message goes through [`Secrets::redact`].
+//! or put in an error the API key or a token: every message goes through `Secrets::redact`.
 //! May use: [`super::layout`] and [`super::sources`].
 
 use super::layout::{self, Export, MemFiles};

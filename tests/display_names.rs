@@ -155,3 +155,26 @@ fn an_audit_of_an_imported_account_reads_as_people() {
     let (_, jsonl, _) = keyward(&["audit", "--world", W, "--format", "jsonl"]);
     assert!(!jsonl.contains("Olivia Okafor"), "{jsonl}");
 }
+
+#[test]
+fn a_reset_on_an_imported_account_names_the_add_ons_by_ibm_names() {
+    // R23 on IBM's own add-on names (`cluster-autoscaler`, `vpc-block-csi-driver`).
+    let (code, out, err) = keyward(&[
+        "apply",
+        "--world",
+        W,
+        "--principal",
+        "IBMid-6100002DMT",
+        "--action",
+        "ks-api-key-reset",
+        "--resource",
+        "9d8e7f6a5b4c4d3e8f2a1b0c9d8e7f02",
+        "--arg",
+        "region=us-east",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("re-create add-ons on f546cb4529ae4f91eb71545f42468d22 (cluster-autoscaler)"),
+        "{out}"
+    );
+}

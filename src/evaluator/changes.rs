@@ -27,8 +27,14 @@ use std::fmt;
 pub const CLUSTER_KEY_NAME: &str = "containers-kubernetes-key";
 
 /// Add-ons that must be re-created on the clusters of a region and resource group after a
-/// reset of their cluster API key (R23).
-pub const ADDONS_TO_RECREATE: [&str; 2] = ["block-storage", "autoscaler"];
+/// reset of their cluster API key (R23): block storage and the cluster autoscaler, by keyward's
+/// short names and by the names IBM Cloud's cluster list gives them (as imported).
+pub const ADDONS_TO_RECREATE: [&str; 4] = [
+    "block-storage",
+    "autoscaler",
+    "vpc-block-csi-driver",
+    "cluster-autoscaler",
+];
 
 /// What kind of change a [`Change`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -109,7 +109,7 @@ pub fn run_logged(common: &Common, script_path: &Path, write: bool, log: Option<
             Some(p) if write && failed == 0 && (!changes.is_empty() || moved) => {
                 let text = render_world(p, runner.world())?;
                 if let Some(log) = log {
-                    append_log(log, entries(&steps, &hashes, &runner)?)?;
+                    append_log(log, entries(&steps, &hashes, &runner))?;
                 }
                 write_text(p, &text)?;
                 written = true;
@@ -126,7 +126,7 @@ pub fn run_logged(common: &Common, script_path: &Path, write: bool, log: Option<
             Some(_) if write && failed == 0 => {
                 // Nothing changed: the refusals and no-ops still belong in the log.
                 if let Some(log) = log {
-                    append_log(log, entries(&steps, &hashes, &runner)?)?;
+                    append_log(log, entries(&steps, &hashes, &runner))?;
                 }
                 None
             }
@@ -155,7 +155,7 @@ fn entries(
     steps: &[StepReport],
     hashes: &Hashes,
     runner: &Runner,
-) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, Outcome> {
+) -> Vec<serde_json::Map<String, serde_json::Value>> {
     let policy_set = sha256_hex(policies_text(runner.engine()).as_bytes());
     let mut out = Vec::new();
     for (s, (before, after)) in steps.iter().zip(hashes) {
@@ -189,7 +189,7 @@ fn entries(
         };
         out.push(attempt.entry());
     }
-    Ok(out)
+    out
 }
 
 /// Where the run starts: an inline world (never written) or a file, locked when writing. A

@@ -51,11 +51,9 @@ impl Attempt<'_> {
             Attempted::Request(d) => d,
             Attempted::Leak(key) => return self.finish(event_fields(key)),
         };
+        let def = d.action.parse::<Action>().ok().map(Action::def);
         let secret = |name: &str| {
-            d.action
-                .parse::<Action>()
-                .ok()
-                .and_then(|a| a.def().arg(name))
+            def.and_then(|def| def.arg(name))
                 .is_some_and(|a| matches!(a.kind, ArgKind::Secret))
         };
         let args: Map<String, Value> = d

@@ -2,7 +2,7 @@
 //! Each command's arguments and function live in `src/cli/<command>.rs`.
 
 use clap::{Parser, Subcommand};
-use keyward::cli::{self, Exit, Outcome};
+use keyward::cli::{self, Outcome};
 
 /// Who may do what with API keys: IBM Cloud API-key governance as Cedar policies.
 #[derive(Parser)]
@@ -48,15 +48,12 @@ fn main() -> Outcome {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            let code = if e.use_stderr() {
-                Exit::BadInput
-            } else {
-                Exit::Ok
-            };
-            return Outcome {
-                code,
-                ..Default::default()
-            };
+            if !e.use_stderr() {
+                // --help and --version.
+                return Outcome::default();
+            }
+            let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+            return Outcome::from_usage_error(&e, &args);
         }
     };
     match cli.command {

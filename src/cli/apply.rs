@@ -4,7 +4,7 @@
 //! and only when the request was allowed, succeeded and changed something). Exit 0 allowed and
 //! done, 2 denied, 1 bad input or a failed operation (conflict, not found).
 
-use super::args::{CommonArgs, RequestArgs};
+use super::args::{NowArg, PolicyArgs, RequestArgs, TextOrJson, WorldArgs};
 use super::{
     Common, Exit, Format, Outcome, append_log, file_sha256, load_bundle, lock_for_write, outcome,
     render_world, write_text,
@@ -21,9 +21,16 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub world: WorldArgs,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub now: NowArg,
     #[command(flatten)]
     pub request: RequestArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: TextOrJson,
     /// Replace the world file with the new state (atomically, under its lock).
     #[arg(long)]
     pub write: bool,
@@ -35,9 +42,9 @@ pub struct Args {
 
 /// Run `keyward apply` as parsed.
 pub fn exec(a: Args) -> Outcome {
+    let format = a.format.into();
     outcome(|| {
-        a.common.text_or_json()?;
-        let common = a.common.common();
+        let common = super::args::common(&a.world, &a.policy, Some(&a.now), format);
         Ok(apply_logged(
             &common,
             &a.request.spec()?,
@@ -45,6 +52,7 @@ pub fn exec(a: Args) -> Outcome {
             a.log.as_deref(),
         ))
     })
+    .in_format(format)
 }
 
 /// Decide `spec` and carry it out if allowed; keep the change only with `write`.
@@ -64,6 +72,7 @@ pub fn apply_logged(
         let Some(path) = &common.world else {
             return Err(Problem::arg("--world", "apply needs --world FILE").into());
         };
+        super::writable(Some(path), write)?;
         // Held from reading the world to the rename, so concurrent writers serialise.
         let _lock = if write {
             Some(lock_for_write(path)?)
@@ -74,7 +83,7 @@ pub fn apply_logged(
             Some(_) => Some(file_sha256(path)?),
             None => None,
         };
-        let w = crate::world::load_world(path, &bundle.roles)?;
+        let w = super::read_world(path, &bundle.roles)?;
         let spec = &super::names::request(&w, spec)?;
         let mut runner = Runner::new(bundle, w, common.now.clone())?;
         runner.engine().translate(spec)?;
@@ -121,6 +130,7 @@ pub fn apply_logged(
             Format::Text => report::apply::text(&r, note),
         };
         Ok(Outcome {
+            failure: None,
             stdout,
             stderr: r
                 .failure

@@ -1,5 +1,7 @@
-//! The argument groups several commands share (world and policies, one request, the output
-//! format), parsed by clap and turned into the library's option types.
+//! The argument groups several commands share (the world, the policies, the time, one request,
+//! the output formats), parsed by clap and turned into the library's option types. Each command
+//! flattens only the groups it uses and names its own `--format` type, so its help lists exactly
+//! what it accepts.
 
 use super::{Common, Format};
 use crate::decide::policy::PolicyOptions;
@@ -8,35 +10,27 @@ use clap::ValueEnum;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// `--format` as written on the command line.
+/// `--format` of `keyward audit`: the only command with table and stream formats.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FormatArg {
+    /// For people: grouped, with findings.
     Text,
+    /// One JSON document.
     Json,
-    /// One JSON object per line (audit only).
+    /// One JSON object per line.
     Jsonl,
-    /// Comma-separated values (audit only).
+    /// Comma-separated values.
     Csv,
-    /// A Markdown table (audit only).
+    /// A Markdown table.
     Markdown,
-}
-
-impl FormatArg {
-    /// The name as written, for formats that only `audit` takes.
-    pub fn audit_only(self) -> Option<&'static str> {
-        match self {
-            FormatArg::Jsonl => Some("jsonl"),
-            FormatArg::Csv => Some("csv"),
-            FormatArg::Markdown => Some("markdown"),
-            FormatArg::Text | FormatArg::Json => None,
-        }
-    }
 }
 
 /// `--format` for commands that print text or JSON only.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TextOrJson {
+    /// For people.
     Text,
+    /// For programs.
     Json,
 }
 
@@ -49,12 +43,27 @@ impl From<TextOrJson> for Format {
     }
 }
 
-/// World, policies, schema, time and format: what most commands take.
+/// `--format` of `keyward export`, whose outputs are Cedar's own JSON formats. `text` is
+/// parsed (hidden from the help) only to be refused with a message saying why.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Cedar's entities JSON (with a request: `{"entities", "request"}`).
+    Json,
+    #[value(hide = true)]
+    Text,
+}
+
+/// `--world`: the world file, or `-` for standard input.
 #[derive(clap::Args)]
-pub struct CommonArgs {
-    /// The world file (YAML or JSON).
+pub struct WorldArgs {
+    /// The world file (YAML or JSON); `-` reads it from standard input.
     #[arg(long, value_name = "FILE")]
     pub world: Option<PathBuf>,
+}
+
+/// The policies and the schema: replace the shipped ones, or add variants to them.
+#[derive(clap::Args)]
+pub struct PolicyArgs {
     /// Policy files or folders (repeatable); replaces the shipped base set.
     #[arg(long, value_name = "PATH")]
     pub policies: Vec<PathBuf>,
@@ -64,40 +73,39 @@ pub struct CommonArgs {
     /// A Cedar schema file instead of the shipped one.
     #[arg(long, value_name = "FILE")]
     pub schema: Option<PathBuf>,
+}
+
+impl PolicyArgs {
+    /// The library's policy options.
+    pub fn options(&self) -> PolicyOptions {
+        PolicyOptions {
+            policies: self.policies.clone(),
+            variants: self.variant.clone(),
+            schema: self.schema.clone(),
+        }
+    }
+}
+
+/// `--now`, for the commands whose decisions depend on the time.
+#[derive(clap::Args)]
+pub struct NowArg {
     /// Evaluation time (RFC 3339, as Cedar reads it), overriding the world's `now`.
     #[arg(long, value_name = "TIME", value_parser = Checked(Check::Time))]
     pub now: Option<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: FormatArg,
 }
 
-impl CommonArgs {
-    /// The library's options.
-    pub fn common(&self) -> Common {
-        Common {
-            world: self.world.clone(),
-            policy: PolicyOptions {
-                policies: self.policies.clone(),
-                variants: self.variant.clone(),
-                schema: self.schema.clone(),
-            },
-            now: self.now.clone(),
-            format: match self.format {
-                FormatArg::Json | FormatArg::Jsonl => Format::Json,
-                _ => Format::Text,
-            },
-        }
-    }
-
-    /// `--format jsonl|csv|markdown` belong to `audit`; elsewhere they are a usage error.
-    pub fn text_or_json(&self) -> Result<(), super::Outcome> {
-        match self.format.audit_only() {
-            Some(f) => Err(super::Outcome::usage(format!(
-                "error: --format {f} is only for `keyward audit`; use text or json"
-            ))),
-            None => Ok(()),
-        }
+/// The library's options from a command's world, policy and time flags and its format.
+pub fn common(
+    world: &WorldArgs,
+    policy: &PolicyArgs,
+    now: Option<&NowArg>,
+    format: Format,
+) -> Common {
+    Common {
+        world: world.world.clone(),
+        policy: policy.options(),
+        now: now.and_then(|n| n.now.clone()),
+        format,
     }
 }
 
@@ -220,9 +228,11 @@ impl RequestRest {
         let mut args = BTreeMap::new();
         for (k, v) in self.args.iter().map(|a| parse_arg(a)) {
             if args.insert(k.clone(), v).is_some() {
-                return Err(super::Outcome::usage(format!(
-                    "error: --arg {k} given twice"
-                )));
+                return Err(crate::world::problem::Problem::arg(
+                    "--arg",
+                    format!("{k} is given twice"),
+                )
+                .into());
             }
         }
         Ok(RequestSpec {

@@ -2,8 +2,8 @@
 //! against other policies, a variant or another world. Rows go straight to the output
 //! (streamed for jsonl/csv/json), so huge audits never sit in memory.
 
-use super::args::{Check, Checked, CommonArgs, FormatArg};
-use super::{Common, Outcome, load_engine, outcome};
+use super::args::{Check, Checked, FormatArg, NowArg, PolicyArgs, WorldArgs};
+use super::{Common, Format, Outcome, load_engine, outcome};
 use crate::audit::{self, AuditOptions, findings, impact};
 use crate::report::{AuditFormat, AuditWriter, GroupBy};
 use crate::world::problem::Problem;
@@ -21,7 +21,14 @@ enum ByArg {
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub world: WorldArgs,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub now: NowArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: FormatArg,
     #[command(flatten)]
     audit: AuditCli,
 }
@@ -83,7 +90,7 @@ pub struct AuditArgs {
 
 /// Run `keyward audit` as parsed, streaming to standard output.
 pub fn exec(a: Args) -> Outcome {
-    let format = match a.common.format {
+    let format = match a.format {
         FormatArg::Text => AuditFormat::Text,
         FormatArg::Json => AuditFormat::Json,
         FormatArg::Jsonl => AuditFormat::Jsonl,
@@ -94,6 +101,19 @@ pub fn exec(a: Args) -> Outcome {
     let machine = matches!(format, AuditFormat::Json | AuditFormat::Jsonl)
         && !std::io::stdout().is_terminal();
     let c = a.audit;
+    // A JSON error object for the JSON formats (one line: a jsonl reader reads it too).
+    let errors = match format {
+        AuditFormat::Json | AuditFormat::Jsonl => Format::Json,
+        _ => Format::Text,
+    };
+    let common = super::args::common(&a.world, &a.policy, Some(&a.now), errors);
+    let dashes = [
+        ("--world", common.world.as_deref()),
+        ("--against-world", c.against_world.as_deref()),
+    ];
+    if let Err(o) = super::one_stdin(&dashes) {
+        return o.in_format(errors);
+    }
     let args = AuditArgs {
         opts: AuditOptions {
             principal: c.principal,
@@ -115,7 +135,7 @@ pub fn exec(a: Args) -> Outcome {
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    audit(&a.common.common(), &args, &mut out)
+    audit(&common, &args, &mut out).in_format(errors)
 }
 
 /// A progress bar on stderr that appears only after a second, and only when asked for.

@@ -1,6 +1,6 @@
 //! `keyward check`: one decision. Exit 0 allow, 2 deny, 1 bad input.
 
-use super::args::{CommonArgs, RequestArgs};
+use super::args::{NowArg, PolicyArgs, RequestArgs, TextOrJson, WorldArgs};
 use super::{Common, Exit, Format, Outcome, load_engine, outcome};
 use crate::decide::engine::Verdict;
 use crate::decide::request::RequestSpec;
@@ -10,18 +10,26 @@ use crate::report;
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub world: WorldArgs,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub now: NowArg,
     #[command(flatten)]
     pub request: RequestArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: TextOrJson,
 }
 
 /// Run `keyward check` as parsed.
 pub fn exec(a: Args) -> Outcome {
+    let format = a.format.into();
     outcome(|| {
-        a.common.text_or_json()?;
-        let common = a.common.common();
+        let common = super::args::common(&a.world, &a.policy, Some(&a.now), format);
         Ok(check(&common, &a.request.spec()?))
     })
+    .in_format(format)
 }
 
 /// Decide one request and explain it.

@@ -1,7 +1,7 @@
 //! `keyward findings`: the findings F1–F6 for a world (recommendations: exit 0 whatever they
 //! are; 1 for bad input).
 
-use super::args::CommonArgs;
+use super::args::{NowArg, PolicyArgs, TextOrJson, WorldArgs};
 use super::{Common, Exit, Format, Outcome, load_engine, outcome};
 use crate::audit::findings as found;
 use crate::decide::request::RequestSpec;
@@ -11,15 +11,26 @@ use crate::decide::request::RequestSpec;
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub world: WorldArgs,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub now: NowArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: TextOrJson,
 }
 
 /// Run `keyward findings` as parsed.
 pub fn exec(a: Args) -> Outcome {
-    match a.common.text_or_json() {
-        Ok(()) => findings(&a.common.common()),
-        Err(o) => o,
-    }
+    let format = a.format.into();
+    findings(&super::args::common(
+        &a.world,
+        &a.policy,
+        Some(&a.now),
+        format,
+    ))
+    .in_format(format)
 }
 
 /// The findings of the world `common` names.

@@ -1,6 +1,6 @@
 //! `keyward generate`: a valid, realistic world as YAML, the same for the same arguments.
 
-use super::{Exit, Outcome, outcome};
+use super::{Outcome, outcome};
 use crate::decide::policy::{self, PolicyOptions};
 use crate::world::generate::{self as gen_world, GenerateOptions, KEY_LIMIT};
 use crate::world::problem::Problem;
@@ -25,7 +25,7 @@ pub struct Args {
     /// The seed: the same arguments give byte-identical output.
     #[arg(long, value_name = "X")]
     pub seed: u64,
-    /// Write the world here instead of standard output.
+    /// Write the world here instead of standard output (`-`: standard output).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// The world's `now` (RFC 3339); 2026-11-23T12:00:00Z if absent.
@@ -68,11 +68,11 @@ pub fn generate(policy: &PolicyOptions, opts: &GenerateOptions, out: Option<&Pat
                 opts.keys_per_user,
             ));
         }
-        let Some(path) = out else {
+        let Some(path) = out.filter(|p| !super::is_std(p)) else {
             return Ok(Outcome {
                 stdout: text,
                 stderr,
-                code: Exit::Ok,
+                ..Default::default()
             });
         };
         let tmp = path.with_extension("yaml.tmp");
@@ -92,9 +92,8 @@ pub fn generate(policy: &PolicyOptions, opts: &GenerateOptions, out: Option<&Pat
             world.clusters.len()
         ));
         Ok(Outcome {
-            stdout: String::new(),
             stderr,
-            code: Exit::Ok,
+            ..Default::default()
         })
     })
 }

@@ -52,9 +52,9 @@ pub struct ImportArgs {
 
 fn failed(stderr: String) -> Outcome {
     Outcome {
-        stdout: String::new(),
         stderr,
         code: Exit::BadInput,
+        ..Default::default()
     }
 }
 
@@ -134,5 +134,6 @@ fn finish(args: &ImportArgs, imported: &Imported) -> Outcome {
         stdout,
         stderr,
         code,
+        failure: None,
     }
 }

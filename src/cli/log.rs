@@ -24,7 +24,7 @@ pub enum LogCommand {
         #[arg(value_name = "FILE")]
         file: PathBuf,
         /// The world file the log keeps: its current sha256 must be the last line's
-        /// `world_sha256_after`.
+        /// `world_sha256_after`; `-` reads it from standard input.
         #[arg(long, value_name = "FILE")]
         world: Option<PathBuf>,
         /// Output format.
@@ -40,7 +40,12 @@ pub fn exec(a: Args) -> Outcome {
         world,
         format,
     } = a.command;
-    verify(&file, world.as_deref(), format.into())
+    // The chain check reads the world as bytes from a path: standard input has one on Unix.
+    let stdin = std::path::Path::new("/dev/stdin");
+    let world = world
+        .as_deref()
+        .map(|w| if super::is_std(w) { stdin } else { w });
+    verify(&file, world, format.into()).in_format(format.into())
 }
 
 /// Verify the log at `file`.

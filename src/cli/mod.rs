@@ -2,8 +2,9 @@
 //! function that runs it, each function taking options and returning an [`Outcome`] (what to
 //! print and the typed [`Exit`] status), so tests call exactly what the binary runs.
 //!
-//! Owns arguments, which stages a command calls in which order, the world file's lock and
-//! write around a change, and exit statuses.
+//! Owns arguments, which stages a command calls in which order, the standard streams behind
+//! `-` (a world read from standard input is parsed by [`crate::world::parse_world`] under the
+//! name `<stdin>`), the world file's lock and write around a change, and exit statuses.
 //!
 //! Must not: decide, compute or format (that is every stage below it; formatting is
 //! [`crate::report`]'s).
@@ -31,7 +32,7 @@ pub use check::check;
 pub use export::export;
 pub use findings::findings;
 pub use generate::generate;
-pub use outcome::{Exit, Outcome, outcome};
+pub use outcome::{Exit, Failure, Outcome, outcome};
 pub use run::run;
 pub use test::test;
 pub use validate::validate;
@@ -40,8 +41,9 @@ use crate::decide::engine::Engine;
 use crate::decide::policy::{self, PolicyBundle, PolicyOptions};
 use crate::evaluator::store;
 use crate::world::problem::{Problem, Problems};
-use crate::world::{self, World};
+use crate::world::{self, RoleCatalog, World};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -69,10 +71,84 @@ pub fn load_engine(common: &Common) -> Result<Engine, Problems> {
             "this command needs --world FILE",
         )));
     };
-    let world = world::load_world(path, &bundle.roles)?;
+    let world = read_world(path, &bundle.roles)?;
     let mut engine = Engine::new(bundle, world)?;
     engine.now_override = common.now.clone();
     Ok(engine)
+}
+
+/// The file name of standard input in problems: `<stdin>:line:column`.
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// Whether a path flag's value is `-`: standard input (`--world`) or output (`--out`, …).
+pub fn is_std(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Standard input as text, read once for the whole process: every `-` reader of one run (an
+/// audit loads its world for each side of a comparison) sees the same text.
+fn stdin_text() -> Result<String, Problems> {
+    static TEXT: OnceLock<Result<String, Problem>> = OnceLock::new();
+    TEXT.get_or_init(|| {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        let at = crate::world::yaml::Pos::default();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(|e| Problem::new(STDIN_NAME, at, "", format!("cannot read: {e}")))?;
+        world::problem::decode_text(&bytes)
+            .map_err(|(pos, msg)| Problem::new(STDIN_NAME, pos, "", msg))
+    })
+    .clone()
+    .map_err(Problems::one)
+}
+
+/// Read and validate the world `path` names: the file, or standard input for `-`.
+pub fn read_world(path: &Path, roles: &RoleCatalog) -> Result<World, Problems> {
+    match is_std(path) {
+        true => world::parse_world(STDIN_NAME, &stdin_text()?, roles),
+        false => world::load_world(path, roles),
+    }
+}
+
+/// [`read_world`], with the warnings of a valid world.
+pub fn read_world_warned(
+    path: &Path,
+    roles: &RoleCatalog,
+) -> Result<(World, Vec<Problem>), Problems> {
+    match is_std(path) {
+        true => world::parse_world_warned(STDIN_NAME, &stdin_text()?, roles),
+        false => world::load_world_warned(path, roles),
+    }
+}
+
+/// A writing command (`--write`) needs a world file to write back to: `--world -` has none.
+fn writable(world: Option<&Path>, write: bool) -> Result<(), Outcome> {
+    match world {
+        Some(p) if write && is_std(p) => Err(Problem::arg(
+            "--world",
+            "`-` reads the world from standard input, which cannot be written back: give --world FILE with --write (or drop --write for a dry run)",
+        )
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// Standard input can feed one flag only: refuse a second `-` (naming both flags).
+pub fn one_stdin(flags: &[(&str, Option<&Path>)]) -> Result<(), Outcome> {
+    let dashes: Vec<&str> = flags
+        .iter()
+        .filter(|(_, p)| p.is_some_and(is_std))
+        .map(|(f, _)| *f)
+        .collect();
+    match dashes.as_slice() {
+        [first, second, ..] => Err(Problem::arg(
+            second,
+            format!("`-` is standard input, which {first} - already reads: give a file here"),
+        )
+        .into()),
+        _ => Ok(()),
+    }
 }
 
 /// Load the policies, or say why not.

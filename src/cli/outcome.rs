@@ -1,5 +1,7 @@
 //! What a command prints and how the process exits: [`Outcome`] and its typed [`Exit`] status,
-//! reported once by `main` through [`std::process::Termination`].
+//! reported once by `main` through [`std::process::Termination`]. Bad input is kept as a
+//! [`Failure`] beside its text, so that `--format json` can print it as a JSON error object
+//! ([`Outcome::in_format`]).
 
 use crate::world::problem::{Problem, Problems};
 use std::io::Write;
@@ -50,6 +52,50 @@ pub struct Outcome {
     pub stdout: String,
     pub stderr: String,
     pub code: Exit,
+    /// The bad input that ended the command, when it did (its text is on `stderr`).
+    pub failure: Option<Failure>,
+}
+
+/// Bad input, as the JSON error object shows it: a sentence and every located problem.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Failure {
+    pub message: String,
+    pub problems: Vec<Problem>,
+}
+
+impl Failure {
+    /// The failure that `problems` are.
+    pub fn of(problems: &[Problem]) -> Self {
+        let message = match problems {
+            [] => "bad input".to_string(),
+            [one] => one.to_string(),
+            [first, ..] => format!("{} problems; the first: {first}", problems.len()),
+        };
+        Failure {
+            message,
+            problems: problems.to_vec(),
+        }
+    }
+
+    /// `{"error": {"message", "problems": [{"file", "line", "column", "field", "message"}]}}`;
+    /// a part a problem does not have (an argument has no file or line) is `null`.
+    pub fn json(&self) -> serde_json::Value {
+        let problems: Vec<serde_json::Value> = self
+            .problems
+            .iter()
+            .map(|p| {
+                let located = p.pos.line > 0;
+                serde_json::json!({
+                    "file": (!p.file.is_empty()).then_some(&p.file),
+                    "line": located.then_some(p.pos.line),
+                    "column": located.then_some(p.pos.col),
+                    "field": (!p.field.is_empty()).then_some(&p.field),
+                    "message": p.message,
+                })
+            })
+            .collect();
+        serde_json::json!({"error": {"message": self.message, "problems": problems}})
+    }
 }
 
 impl Outcome {
@@ -57,18 +103,82 @@ impl Outcome {
     pub fn new(stdout: String, code: Exit) -> Self {
         Outcome {
             stdout,
-            stderr: String::new(),
             code,
+            ..Default::default()
         }
     }
 
     /// A usage error: the message on stderr, exit 1.
     pub fn usage(message: String) -> Self {
+        let sentence = message.strip_prefix("error: ").unwrap_or(&message);
         Outcome {
-            stdout: String::new(),
             stderr: format!("{message}\n"),
             code: Exit::BadInput,
+            failure: Some(Failure {
+                message: sentence.to_string(),
+                problems: Vec::new(),
+            }),
+            ..Default::default()
         }
+    }
+
+    /// A usage error clap found while parsing `args` (exit 1; clap has printed its text). No
+    /// command ran, so no `--format` was parsed: when `args` ask for `--format json` (or
+    /// `jsonl`) all the same, the JSON error object goes to standard output too, naming the
+    /// flag clap complained about.
+    pub fn from_usage_error(e: &clap::Error, args: &[std::ffi::OsString]) -> Self {
+        // The message is clap's first paragraph (before its usage line), on one line.
+        let rendered = e.render().to_string();
+        let paragraph: Vec<&str> = rendered
+            .lines()
+            .take_while(|l| !l.trim().is_empty())
+            .map(str::trim)
+            .collect();
+        let joined = paragraph.join(" ");
+        let message = joined
+            .strip_prefix("error: ")
+            .unwrap_or(&joined)
+            .to_string();
+        let flag = match e.get(clap::error::ContextKind::InvalidArg) {
+            Some(clap::error::ContextValue::String(s)) => flag_name(s).to_string(),
+            Some(clap::error::ContextValue::Strings(v)) => v
+                .iter()
+                .map(|s| flag_name(s))
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => String::new(),
+        };
+        let failure = Failure {
+            problems: vec![Problem::arg(&flag, message.clone())],
+            message,
+        };
+        let wants_json = args
+            .windows(2)
+            .any(|w| w[0] == "--format" && (w[1] == "json" || w[1] == "jsonl"))
+            || args
+                .iter()
+                .any(|a| a == "--format=json" || a == "--format=jsonl");
+        Outcome {
+            code: Exit::BadInput,
+            failure: Some(failure),
+            ..Default::default()
+        }
+        .in_format(match wants_json {
+            true => crate::cli::Format::Json,
+            false => crate::cli::Format::Text,
+        })
+    }
+
+    /// The outcome as `format` shows it: with `json`, bad input that printed nothing on
+    /// standard output prints its JSON error object there (the text stays on standard error,
+    /// for the people reading a job's log; the exit status is unchanged).
+    pub fn in_format(mut self, format: crate::cli::Format) -> Self {
+        if let (crate::cli::Format::Json, Some(f), true) =
+            (format, &self.failure, self.stdout.is_empty())
+        {
+            self.stdout = format!("{}\n", f.json());
+        }
+        self
     }
 
     /// An output stream that failed while rows were being written.
@@ -77,9 +187,19 @@ impl Outcome {
     }
 }
 
+/// `--action <ACTION>` names the flag `--action`.
+fn flag_name(s: &str) -> &str {
+    s.split(' ').next().unwrap_or(s)
+}
+
 impl From<Problems> for Outcome {
     fn from(p: Problems) -> Self {
-        Outcome::usage(p.to_string())
+        Outcome {
+            stderr: format!("{p}\n"),
+            code: Exit::BadInput,
+            failure: Some(Failure::of(&p.0)),
+            ..Default::default()
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 //! its lock, held for the whole run) when every step met its expectation. `--world` overrides
 //! the script's world. Key values made by a scenario are never shown.
 
-use super::args::CommonArgs;
+use super::args::{NowArg, PolicyArgs, TextOrJson, WorldArgs};
 use super::{
     Common, Exit, Format, Outcome, append_log, file_sha256, load_bundle, lock_for_write, outcome,
     render_world, write_text,
@@ -28,7 +28,14 @@ pub struct Args {
     #[arg(value_name = "SCRIPT")]
     pub script: PathBuf,
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub world: WorldArgs,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub now: NowArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: TextOrJson,
     /// Keep the final state in the world file (when every step met its expectation).
     #[arg(long)]
     pub write: bool,
@@ -40,10 +47,9 @@ pub struct Args {
 
 /// Run `keyward run` as parsed.
 pub fn exec(a: Args) -> Outcome {
-    match a.common.text_or_json() {
-        Ok(()) => run_logged(&a.common.common(), &a.script, a.write, a.log.as_deref()),
-        Err(o) => o,
-    }
+    let format = a.format.into();
+    let common = super::args::common(&a.world, &a.policy, Some(&a.now), format);
+    run_logged(&common, &a.script, a.write, a.log.as_deref()).in_format(format)
 }
 
 /// The world a run starts from: its file (if any), the state, and the lock when writing.
@@ -62,6 +68,7 @@ type Hashes = Vec<(String, String)>;
 /// log's last state agree.
 pub fn run_logged(common: &Common, script_path: &Path, write: bool, log: Option<&Path>) -> Outcome {
     outcome(|| {
+        super::writable(common.world.as_deref(), write)?;
         let bundle = load_bundle(common)?;
         let script = scenario::load_script(script_path, &bundle.roles)?;
         let source = match (&common.world, script.world) {
@@ -220,7 +227,7 @@ fn start(
             } else {
                 None
             };
-            let w = crate::world::load_world(&p, roles)?;
+            let w = super::read_world(&p, roles)?;
             Ok((Some(p), w, lock))
         }
     }

@@ -1,11 +1,12 @@
 //! `keyward test`: decision test files (checks, matrices, scenarios) with failures located and
 //! explained, then `N passed, M failed`, and coverage by policy and by rule.
 
-use super::args::FormatArg;
+use super::args::TextOrJson;
 use super::{Exit, Format, Outcome};
 use crate::decide::policy::PolicyOptions;
 use crate::report;
 use crate::testing::testrun::{self, TestOptions};
+use crate::world::problem::Problem;
 use std::path::PathBuf;
 
 /// The arguments of `keyward test`. Its policy and time flags are not `CommonArgs`: each
@@ -49,25 +50,16 @@ pub struct Args {
     pub verbose: bool,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
-    pub format: FormatArg,
+    pub format: TextOrJson,
 }
 
 /// Run `keyward test` as parsed.
 pub fn exec(t: Args) -> Outcome {
-    if t.format.audit_only().is_some() {
-        return Outcome::usage(
-            "error: --format jsonl, csv or markdown is only for `keyward audit`; use text or json"
-                .into(),
-        );
-    }
+    let format: Format = t.format.into();
     if t.min_coverage.is_some_and(|m| !(0.0..=100.0).contains(&m)) {
-        return Outcome::usage("error: --min-coverage is a percentage from 0 to 100".into());
+        let p = Problem::arg("--min-coverage", "a percentage from 0 to 100");
+        return Outcome::from(p).in_format(format);
     }
-    let format = if t.format == FormatArg::Json {
-        Format::Json
-    } else {
-        Format::Text
-    };
     let opts = TestOptions {
         paths: t.paths,
         policy: PolicyOptions {
@@ -82,7 +74,7 @@ pub fn exec(t: Args) -> Outcome {
         update: t.update,
         verbose: t.verbose,
     };
-    test(&opts, format, t.accept)
+    test(&opts, format, t.accept).in_format(format)
 }
 
 /// Run the test files. Exit 0 when every test passed (and coverage is not below
@@ -94,7 +86,18 @@ pub fn test(opts: &TestOptions, format: Format, accept: bool) -> Outcome {
     }
     let run = testrun::run(opts);
     let stdout = match format {
-        Format::Json => format!("{}\n", report::testrun::json(&run, opts)),
+        Format::Json => {
+            let mut v = report::testrun::json(&run, opts);
+            // Files that could not run are bad input: the `error` object every command prints.
+            let problems: Vec<Problem> = (run.problems.iter())
+                .chain(run.files.iter().flat_map(|f| &f.problems))
+                .cloned()
+                .collect();
+            if !problems.is_empty() {
+                v["error"] = super::Failure::of(&problems).json()["error"].take();
+            }
+            format!("{v}\n")
+        }
         Format::Text => report::testrun::text(&run, opts),
     };
     Outcome::new(stdout, Exit::ok_if(testrun::passed(&run, opts)))
@@ -113,5 +116,6 @@ fn accept_pending(opts: &TestOptions) -> Outcome {
         stdout,
         stderr: problems.iter().map(|p| format!("error: {p}\n")).collect(),
         code: Exit::ok_if(problems.is_empty()),
+        failure: (!problems.is_empty()).then(|| super::Failure::of(&problems)),
     }
 }

@@ -1,26 +1,32 @@
 //! `keyward validate`: the policies against the schema (strict) and, with `--world`, the world.
 
-use super::args::CommonArgs;
+use super::args::{PolicyArgs, TextOrJson, WorldArgs};
 use super::{Common, Exit, Format, Outcome};
 use crate::decide::engine::Engine;
 use crate::decide::policy::{self, PolicyBundle, PolicyInfo};
 use crate::world::problem::Problem;
 use crate::world::yaml::Pos;
 
-/// The arguments of `keyward validate` (each command owns its `Args` and `exec`, so the commands that
-/// take only the common flags look alike on purpose).
+/// The arguments of `keyward validate`: no `--now`, since nothing here is decided.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub world: WorldArgs,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: TextOrJson,
 }
 
 /// Run `keyward validate` as parsed.
 pub fn exec(a: Args) -> Outcome {
-    match a.common.text_or_json() {
-        Ok(()) => validate(&a.common.common()),
-        Err(o) => o,
-    }
+    validate(&super::args::common(
+        &a.world,
+        &a.policy,
+        None,
+        a.format.into(),
+    ))
 }
 
 /// Every problem of the policies and the world, or what was validated.
@@ -57,15 +63,19 @@ pub fn validate(common: &Common) -> Outcome {
         }
     }
     let stdout = match common.format {
-        Format::Json => format!(
-            "{}\n",
-            serde_json::json!({
+        Format::Json => {
+            let mut v = serde_json::json!({
                 "valid": problems.is_empty(),
                 "policies": bundle.as_ref().map(|b| b.info.len()).unwrap_or(0),
                 "problems": problems,
                 "warnings": warnings,
-            })
-        ),
+            });
+            // Bad input reads as every command's: the same `error` object beside the report.
+            if !problems.is_empty() {
+                v["error"] = super::Failure::of(&problems).json()["error"].take();
+            }
+            format!("{v}\n")
+        }
         Format::Text => crate::report::validate::text(&problems, &warnings, &lines),
     };
     Outcome::new(stdout, Exit::ok_if(problems.is_empty()))
@@ -103,7 +113,7 @@ fn world_line(
     b: &PolicyBundle,
     path: &std::path::Path,
 ) -> Result<(String, Vec<Problem>), Vec<Problem>> {
-    let (w, warnings) = crate::world::load_world_warned(path, &b.roles).map_err(|p| p.0)?;
+    let (w, warnings) = super::read_world_warned(path, &b.roles).map_err(|p| p.0)?;
     let e = Engine::new(b.clone(), w).map_err(|p| p.0)?;
     let line = format!(
         "ok: world {} is valid ({} accounts, {} users, {} service IDs, {} API keys)",

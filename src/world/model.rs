@@ -446,6 +446,18 @@ pub fn parse_world(file: &str, src: &str, roles: &RoleCatalog) -> Result<World, 
     world_from_node(file, &root, roles)
 }
 
+/// [`parse_world`], with the warnings of a valid world (see [`load_world_warned`]).
+pub fn parse_world_warned(
+    file: &str,
+    src: &str,
+    roles: &RoleCatalog,
+) -> Result<(World, Vec<Problem>), Problems> {
+    let root = fields::parse_located(file, src)?;
+    let (world, sh) = checked(file, &root, roles)?;
+    let warnings = validate::warnings(file, &root, &world, &sh);
+    Ok((world, warnings))
+}
+
 /// Validate a world from an already parsed YAML node (e.g. a world written inline in a
 /// scenario script); problems are located in `file` by the node's positions.
 pub fn world_from_node(file: &str, root: &Node, roles: &RoleCatalog) -> Result<World, Problems> {

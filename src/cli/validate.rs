@@ -117,7 +117,10 @@ fn world_line(
     let e = Engine::new(b.clone(), w).map_err(|p| p.0)?;
     let line = format!(
         "ok: world {} is valid ({} accounts, {} users, {} service IDs, {} API keys)",
-        path.display(),
+        match super::is_std(path) {
+            true => super::STDIN_NAME.into(),
+            false => path.display().to_string(),
+        },
         e.tr.world.accounts.len(),
         e.tr.world.users.len(),
         e.tr.world.service_ids.len(),

@@ -136,6 +136,19 @@ fn a_problem_in_standard_input_is_located_at_stdin_line_column() {
 }
 
 #[test]
+fn empty_standard_input_is_bad_input_not_an_empty_world() {
+    for input in [&b""[..], b"\n  \n"] {
+        let o = kw_stdin(&["audit", "--world", "-"], input);
+        assert_eq!(o.code, 1, "{}", o.stdout);
+        assert!(
+            o.stderr.contains("<stdin>: standard input is empty"),
+            "{}",
+            o.stderr
+        );
+    }
+}
+
+#[test]
 fn standard_input_feeds_one_flag_and_is_never_written_back() {
     let two = kw_stdin(&["audit", "--world", "-", "--against-world", "-"], &acme());
     assert_eq!(two.code, 1);

@@ -120,10 +120,7 @@ pub fn apply_logged(
             (None, _, _) => None,
             (Some(e), _, _) if e.changes.is_empty() => None,
             (Some(_), true, true) => Some(format!("wrote {}", path.display())),
-            (Some(_), _, _) => Some(format!(
-                "dry run: {} is unchanged (--write keeps the change)",
-                path.display()
-            )),
+            (Some(_), _, _) => Some(super::dry_run(path, "the change")),
         };
         let stdout = match common.format {
             Format::Json => report::apply::json(&r, written),

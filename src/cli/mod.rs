@@ -96,8 +96,18 @@ fn stdin_text() -> Result<String, Problems> {
         std::io::stdin()
             .read_to_end(&mut bytes)
             .map_err(|e| Problem::new(STDIN_NAME, at, "", format!("cannot read: {e}")))?;
-        world::problem::decode_text(&bytes)
-            .map_err(|(pos, msg)| Problem::new(STDIN_NAME, pos, "", msg))
+        let text = world::problem::decode_text(&bytes)
+            .map_err(|(pos, msg)| Problem::new(STDIN_NAME, pos, "", msg))?;
+        // Fail closed: a producer that failed upstream of a pipe must not read as an empty world.
+        match text.trim().is_empty() {
+            true => Err(Problem::new(
+                STDIN_NAME,
+                at,
+                "",
+                "standard input is empty: `--world -` expects a world (YAML or JSON) piped in",
+            )),
+            false => Ok(text),
+        }
     })
     .clone()
     .map_err(Problems::one)
@@ -131,6 +141,19 @@ fn writable(world: Option<&Path>, write: bool) -> Result<(), Outcome> {
         )
         .into()),
         _ => Ok(()),
+    }
+}
+
+/// The note of a dry run that changed the world at `path` (`kept`: what `--write` would keep).
+fn dry_run(path: &Path, kept: &str) -> String {
+    match is_std(path) {
+        true => format!(
+            "dry run: the world came from standard input and is written nowhere (--write with --world FILE keeps {kept})"
+        ),
+        false => format!(
+            "dry run: {} is unchanged (--write keeps {kept})",
+            path.display()
+        ),
     }
 }
 

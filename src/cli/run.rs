@@ -126,10 +126,7 @@ pub fn run_logged(common: &Common, script_path: &Path, write: bool, log: Option<
                 "not written: {failed} step(s) did not meet their expectation; {} is unchanged",
                 p.display()
             )),
-            Some(p) if !write && !changes.is_empty() => Some(format!(
-                "dry run: {} is unchanged (--write keeps the final state)",
-                p.display()
-            )),
+            Some(p) if !write && !changes.is_empty() => Some(super::dry_run(p, "the final state")),
             Some(_) if write && failed == 0 => {
                 // Nothing changed: the refusals and no-ops still belong in the log.
                 if let Some(log) = log {

@@ -432,7 +432,9 @@ fn formats_in_help(cmd: &[&str]) -> (Option<Vec<String>>, bool) {
 fn each_subcommand_help_lists_exactly_its_formats_and_now() {
     let tj = Some(vec!["text".to_string(), "json".to_string()]);
     let audit = ["text", "json", "jsonl", "csv", "markdown"];
-    let cases: Vec<(Vec<&str>, Option<Vec<String>>, bool)> = vec![
+    // (the subcommand, the formats its help lists, whether it takes --now)
+    type Case<'a> = (Vec<&'a str>, Option<Vec<String>>, bool);
+    let cases: Vec<Case> = vec![
         (vec!["check"], tj.clone(), true),
         (vec!["apply"], tj.clone(), true),
         (vec!["run"], tj.clone(), true),

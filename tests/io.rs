@@ -395,6 +395,11 @@ fn usage_errors_from_the_parser_follow_format_json_too() {
     let e = error_object(&o.stdout);
     assert_eq!(e["problems"][0]["field"], "--principal", "{e}");
     assert!(o.stderr.contains("--principal"), "{}", o.stderr);
+    // keyward's own checks of a flag's value name the flag too.
+    let o = kw(&["audit", "--world", ACME, "--now", "bad", "--format", "json"]);
+    assert_eq!(o.code, 1);
+    let e = error_object(&o.stdout);
+    assert_eq!(e["problems"][0]["field"], "--now", "{e}");
     let o = kw(&["audit", "--world", ACME, "--bogus", "--format=json"]);
     assert_eq!(o.code, 1);
     error_object(&o.stdout);

@@ -148,8 +148,15 @@ impl Outcome {
                 .join(", "),
             _ => String::new(),
         };
+        // keyward's own value checks (`args::Checked`) write `--flag: why` with no context.
+        let problem = match message.split_once(": ") {
+            Some((f, why)) if flag.is_empty() && f.starts_with("--") && !f.contains(' ') => {
+                Problem::arg(f, why)
+            }
+            _ => Problem::arg(&flag, message.clone()),
+        };
         let failure = Failure {
-            problems: vec![Problem::arg(&flag, message.clone())],
+            problems: vec![problem],
             message,
         };
         let wants_json = args

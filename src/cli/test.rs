@@ -1,7 +1,7 @@
 //! `keyward test`: decision test files (checks, matrices, scenarios) with failures located and
 //! explained, then `N passed, M failed`, and coverage by policy and by rule.
 
-use super::args::TextOrJson;
+use super::args::{Check, Checked, TextOrJson};
 use super::{Exit, Format, Outcome};
 use crate::decide::policy::PolicyOptions;
 use crate::report;
@@ -26,7 +26,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub schema: Option<PathBuf>,
     /// Evaluation time (RFC 3339) where neither the file nor the request sets one.
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", value_parser = Checked(Check::Time))]
     pub now: Option<String>,
     /// Run only the tests whose name contains TEXT (the others are not counted).
     #[arg(long, value_name = "TEXT")]

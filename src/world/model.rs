@@ -22,7 +22,9 @@ pub const KUBERNETES: &str = "containers-kubernetes";
 pub const IAM_IDENTITY: &str = "iam-identity";
 
 /// The account setting "Restrict API key creation".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[allow(clippy::upper_case_acronyms)]
 pub enum Restriction {
     #[serde(rename = "RESTRICTED")]
@@ -56,7 +58,9 @@ impl Restriction {
 }
 
 /// What happens to a key when its leak is reported (R14).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum LeakAction {
     None,
@@ -122,7 +126,7 @@ fn is_default_rg(s: &String) -> bool {
 }
 
 /// A resource group of an account: its id and display name.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceGroup {
     pub id: String,
@@ -131,7 +135,7 @@ pub struct ResourceGroup {
 }
 
 /// An account.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Account {
     pub id: String,
@@ -149,7 +153,7 @@ pub struct Account {
 }
 
 /// A user (a person or a functional ID).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct User {
     pub id: String,
@@ -168,7 +172,7 @@ pub struct User {
 }
 
 /// A service ID of one account.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceId {
     pub id: String,
@@ -181,7 +185,7 @@ pub struct ServiceId {
 }
 
 /// An access group of one account.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccessGroup {
     pub id: String,
@@ -194,7 +198,7 @@ pub struct AccessGroup {
 }
 
 /// An access policy: roles on a service for a subject, optionally narrowed.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleBinding {
     pub subject: String,
@@ -210,7 +214,7 @@ pub struct RoleBinding {
 }
 
 /// A user or service ID API key. Its value is never stored; a fingerprint at most.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKey {
     pub id: String,
@@ -241,7 +245,7 @@ pub struct ApiKey {
 }
 
 /// A classic infrastructure API key (at most one per user and account).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClassicKey {
     pub id: String,
@@ -252,7 +256,7 @@ pub struct ClassicKey {
 }
 
 /// A Kubernetes Service cluster.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cluster {
     pub id: String,
@@ -269,7 +273,7 @@ pub struct Cluster {
 }
 
 /// The cluster API key slot of an (account, region, resource group) (R21).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterApiKey {
     pub account: String,
@@ -282,7 +286,7 @@ pub struct ClusterApiKey {
 
 /// A whole world: the state of one or more accounts.
 // The repeated `#[serde(default)]` below is serde data, not logic: every section may be absent.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct World {
     #[serde(default, skip_serializing_if = "Option::is_none")]

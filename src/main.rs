@@ -33,7 +33,7 @@ enum Command {
     /// Run decision test files (checks, matrices, scenarios): failures with file, line and the
     /// explanation, then `N passed, M failed`; policy and rule coverage. Exit 1 if any failed.
     Test(cli::test::Args),
-    /// Findings F1-F6 of RULES.md: risky cluster API keys, keys that never expire, accounts
+    /// Findings F1-F6 (docs/rules.md): risky cluster API keys, keys that never expire, accounts
     /// open to roleless members, identities near the key limit.
     Findings(cli::findings::Args),
     /// An IBM Cloud account (or several) as a world: from an export folder (--from) or the

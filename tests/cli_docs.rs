@@ -420,3 +420,49 @@ fn generate_has_documented_defaults_and_stays_deterministic() {
     let other = keyward(&["generate", "--seed", "43"]);
     assert_ne!(stdout(&bare), stdout(&other), "the seed matters");
 }
+
+// ---- docs/rules.md is the catalogue ----
+
+#[test]
+fn the_rules_page_states_every_rule_and_names_every_policy() {
+    let page = read("docs/rules.md");
+    let ids = (1..=25)
+        .map(|n| format!("R{n}"))
+        .chain((1..=6).map(|n| format!("F{n}")))
+        .chain((1..=4).map(|n| format!("C{n}")));
+    for id in ids {
+        assert!(
+            page.contains(&format!("- **{id}** ")),
+            "docs/rules.md does not state {id}"
+        );
+    }
+    let mut policies = 0;
+    for path in cedar_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")) {
+        let text = std::fs::read_to_string(&path).expect("a policy file");
+        for id in text
+            .split("@id(\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+        {
+            policies += 1;
+            assert!(
+                page.contains(&format!("`{id}`")),
+                "docs/rules.md does not name policy {id}"
+            );
+        }
+    }
+    assert!(policies >= 36, "only {policies} policies found");
+}
+
+fn cedar_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("a policy folder").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(cedar_files(&p));
+        } else if p.extension().is_some_and(|x| x == "cedar") {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -466,3 +466,41 @@ fn cedar_files(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+// ---- docs/world-file.md describes every field ----
+
+#[test]
+fn the_world_file_page_describes_every_field_and_its_example_is_valid() {
+    let page = read("docs/world-file.md");
+    let schema = world_schema();
+    let mut fields = 0;
+    let defs = schema["$defs"].as_object().cloned().unwrap_or_default();
+    for def in std::iter::once(&schema).chain(defs.values()) {
+        for name in def["properties"]
+            .as_object()
+            .into_iter()
+            .flat_map(|p| p.keys())
+        {
+            fields += 1;
+            assert!(
+                page.contains(&format!("| `{name}` |")),
+                "docs/world-file.md has no row for `{name}`"
+            );
+        }
+    }
+    assert!(fields >= 50, "only {fields} fields in the schema");
+    let example = page
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("docs/world-file.md has a YAML example");
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let path = dir.path().join("example.yaml");
+    std::fs::write(&path, example).expect("write the example");
+    let out = keyward(&["validate", "--world", &path.display().to_string()]);
+    assert!(
+        out.status.success(),
+        "the example is not valid: {}",
+        stderr(&out)
+    );
+}

@@ -226,6 +226,8 @@ fn check(
             | "title"
             | "description"
             | "default"
+            // An annotation in draft 2020-12 (keyward's own timestamp check is stricter).
+            | "format"
             | "$defs"
             | "required"
             | "additionalProperties" => {}

@@ -506,3 +506,12 @@ fn the_world_file_page_describes_every_field_and_its_example_is_valid() {
         stderr(&out)
     );
 }
+
+#[test]
+fn fmt_leaves_files_without_policies_as_they_are() {
+    for text in ["", "// only a comment\n", "// one\n// two\n"] {
+        let (_dir, path) = scratch_policy("none.cedar", text);
+        let out = keyward(&["fmt", "--check", &path.display().to_string()]);
+        assert_eq!(out.status.code(), Some(0), "{text:?}: {}", stdout(&out));
+    }
+}

@@ -103,10 +103,10 @@ fn format_all(files: &[PathBuf]) -> Result<Vec<Formatted>, Problems> {
         }
         match cedar_policy_formatter::policies_str_to_pretty(&before, &config) {
             Ok(after) => out.push(Formatted {
+                after: without_policies(&before, after),
                 path: path.clone(),
                 name,
                 before,
-                after,
             }),
             // The text parsed, so this is the formatter refusing its own result.
             Err(e) => problems.push(Problem::new(
@@ -178,4 +178,18 @@ fn first_difference(a: &str, b: &str) -> String {
         .map_or(a.len().min(b.len()), |((i, _), _)| i);
     let pos = policy::line_col(a, at);
     format!("{}:{}", pos.line, pos.col)
+}
+
+/// The formatter's text for a file with no policy (empty, or comments only) starts with the
+/// blank line it puts before the end-of-file comments: an empty file stays empty, and a
+/// comment-only one keeps its comments without that line.
+fn without_policies(before: &str, after: String) -> String {
+    if before.trim().is_empty() {
+        String::new()
+    } else {
+        match after.strip_prefix('\n') {
+            Some(rest) => rest.to_string(),
+            None => after,
+        }
+    }
 }

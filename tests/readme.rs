@@ -25,7 +25,9 @@
 //! - Lines are compared without trailing spaces; blank lines at the end of an output are
 //!   ignored. Exit statuses are compared only when the README shows them (`; echo "exit $?"`).
 //! - The commands share the scratch folder, in README order: a file one creates
-//!   (`cp fixtures/acme.yaml my-acme.yaml`) is there for the next.
+//!   (`cp fixtures/acme.yaml my-acme.yaml`) is there for the next. Only the four folders above
+//!   are copied; a command may run at most five minutes (with the debug build `cargo test`
+//!   makes, so keep README examples small).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -233,15 +235,16 @@ fn run(command: &str, work: &Path, bin: &Path) -> String {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let out = Command::new("bash")
-        .arg("-c")
+    // A command that hangs fails the test after five minutes instead of holding CI.
+    let out = Command::new("timeout")
+        .args(["300", "bash", "-c"])
         .arg(format!("exec 2>&1\n{command}"))
         .current_dir(work)
         .env("PATH", path)
         .env("TERM", "dumb")
         .env("NO_COLOR", "1")
         .output()
-        .expect("bash runs (the README's commands are bash)");
+        .expect("timeout and bash run (the README's commands are bash)");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

@@ -515,3 +515,69 @@ fn fmt_leaves_files_without_policies_as_they_are() {
         assert_eq!(out.status.code(), Some(0), "{text:?}: {}", stdout(&out));
     }
 }
+
+// ---- rust-version is the true minimum ----
+
+/// `major.minor` of a `rust-version = "…"` line in a Cargo.toml text.
+fn rust_version(toml: &str) -> Option<(u32, u32)> {
+    let line = toml.lines().find(|l| l.starts_with("rust-version"))?;
+    let v = line.split('"').nth(1)?;
+    let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
+    Some((parts.next()??, parts.next().flatten().unwrap_or(0)))
+}
+
+#[test]
+fn rust_version_is_the_highest_a_locked_dependency_needs() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ours = rust_version(&read("Cargo.toml")).expect("Cargo.toml states a rust-version");
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .expect("CARGO_HOME or HOME");
+    let sources: Vec<PathBuf> = std::fs::read_dir(home.join("registry/src"))
+        .expect("the registry sources cargo unpacked for this build")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    let lock = std::fs::read_to_string(repo.join("Cargo.lock")).expect("Cargo.lock");
+    let (mut highest, mut checked) = ((0, 0), 0);
+    for package in lock.split("[[package]]").skip(1) {
+        let field = |k: &str| {
+            package
+                .lines()
+                .find(|l| l.starts_with(&format!("{k} = ")))
+                .and_then(|l| l.split('"').nth(1))
+        };
+        let (Some(name), Some(version), Some(_)) =
+            (field("name"), field("version"), field("source"))
+        else {
+            continue; // keyward itself
+        };
+        let Some(toml) = sources.iter().find_map(|s| {
+            std::fs::read_to_string(s.join(format!("{name}-{version}/Cargo.toml"))).ok()
+        }) else {
+            continue; // not built on this platform
+        };
+        checked += 1;
+        if let Some(v) = rust_version(&toml) {
+            assert!(
+                v <= ours,
+                "{name} {version} needs Rust {}.{}, Cargo.toml says {}.{}",
+                v.0,
+                v.1,
+                ours.0,
+                ours.1
+            );
+            highest = highest.max(v);
+        }
+    }
+    assert!(
+        checked > 100,
+        "only {checked} locked packages found unpacked"
+    );
+    assert_eq!(
+        highest, ours,
+        "no locked dependency needs Rust {}.{}: state the real minimum",
+        ours.0, ours.1
+    );
+}

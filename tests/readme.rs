@@ -154,6 +154,9 @@ fn updated(expected: &[String], actual: &[String]) -> Vec<String> {
             .unwrap_or_else(|| a.clone())
     };
     let parts: Vec<&[String]> = expected.split(|l| is_elision(l)).collect();
+    // Each elision is written back as it was (`...` or `…`).
+    let mut marks = expected.iter().filter(|l| is_elision(l)).cloned();
+    let mut mark = move || marks.next().unwrap_or_else(|| "...".to_string());
     if parts.len() == 1 {
         return actual.iter().map(keep_random).collect();
     }
@@ -168,7 +171,7 @@ fn updated(expected: &[String], actual: &[String]) -> Vec<String> {
         .collect();
     let mut at = head.min(actual.len());
     for middle in &parts[1..parts.len() - 1] {
-        out.push("...".to_string());
+        out.push(mark());
         let Some(first) = middle.first() else {
             continue;
         };
@@ -178,7 +181,7 @@ fn updated(expected: &[String], actual: &[String]) -> Vec<String> {
             at = end;
         }
     }
-    out.push("...".to_string());
+    out.push(mark());
     out.extend(actual[tail_from..].iter().map(keep_random));
     out
 }

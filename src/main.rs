@@ -1,8 +1,8 @@
 //! The `keyward` command line: parse the arguments, run the command, report its outcome.
 //! Each command's arguments and function live in `src/cli/<command>.rs`.
 
-use clap::{Parser, Subcommand};
-use keyward::cli::{self, Outcome};
+use clap::{CommandFactory, Parser, Subcommand};
+use keyward::cli::{self, Exit, Outcome};
 
 /// Who may do what with API keys: IBM Cloud API-key governance as Cedar policies.
 #[derive(Parser)]
@@ -33,7 +33,7 @@ enum Command {
     /// Run decision test files (checks, matrices, scenarios): failures with file, line and the
     /// explanation, then `N passed, M failed`; policy and rule coverage. Exit 1 if any failed.
     Test(cli::test::Args),
-    /// Findings F1-F6 of RULES.md: risky cluster API keys, keys that never expire, accounts
+    /// Findings F1-F6 (docs/rules.md): risky cluster API keys, keys that never expire, accounts
     /// open to roleless members, identities near the key limit.
     Findings(cli::findings::Args),
     /// An IBM Cloud account (or several) as a world: from an export folder (--from) or the
@@ -41,6 +41,15 @@ enum Command {
     Import(cli::import::ImportArgs),
     /// The write log of `apply --write --log` and `run --write --log`: `log verify FILE`.
     Log(cli::log::Args),
+    /// Lay .cedar policy files out in Cedar's reference style (comments and annotations kept);
+    /// --check lists the files that would change and exits 3.
+    Fmt(cli::fmt::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cli::docs::CompletionsArgs),
+    /// Print the manual page (roff), or write one per subcommand with --dir.
+    Man(cli::docs::ManArgs),
+    /// Print a JSON Schema, generated from keyward's own types: `schema world`.
+    Schema(cli::schema::Args),
 }
 
 fn main() -> Outcome {
@@ -68,5 +77,9 @@ fn main() -> Outcome {
         Command::Findings(a) => cli::findings::exec(a),
         Command::Import(a) => cli::import::import(&a),
         Command::Log(a) => cli::log::exec(a),
+        Command::Fmt(a) => cli::fmt::exec(a),
+        Command::Completions(a) => cli::docs::completions(&a, Cli::command()),
+        Command::Man(a) => cli::docs::man(&a, Cli::command()),
+        Command::Schema(a) => cli::schema::exec(a),
     }
 }

@@ -6,24 +6,26 @@ use crate::world::generate::{self as gen_world, GenerateOptions, KEY_LIMIT};
 use crate::world::problem::Problem;
 use std::path::PathBuf;
 
+// The defaults make `keyward generate` alone a useful small world (a few seconds to audit),
+// and a fixed default seed keeps it byte-identical from run to run.
 /// The arguments of `keyward generate`.
 #[derive(clap::Args)]
 pub struct Args {
     /// Users, account owners and functional IDs included (1 to 1,000,000).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", default_value_t = 100)]
     pub users: usize,
     /// API keys per user on average (at most 1,000); no identity gets more than 20 (R10).
     /// (users + service IDs) × min(K, 20) may not exceed 2,000,000.
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_name = "K", default_value_t = 3)]
     pub keys_per_user: usize,
     /// Service IDs, spread over the accounts (at most 100,000).
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", default_value_t = 10)]
     pub service_ids: usize,
     /// Accounts (1 to 10,000).
-    #[arg(long, value_name = "A")]
+    #[arg(long, value_name = "A", default_value_t = 3)]
     pub accounts: usize,
-    /// The seed: the same arguments give byte-identical output.
-    #[arg(long, value_name = "X")]
+    /// The seed: the same arguments (defaults included) give byte-identical output.
+    #[arg(long, value_name = "X", default_value_t = 42)]
     pub seed: u64,
     /// Write the world here instead of standard output (`-`: standard output).
     #[arg(long, value_name = "FILE")]

@@ -15,14 +15,17 @@ pub mod apply;
 pub mod args;
 pub mod audit;
 pub mod check;
+pub mod docs;
 pub mod export;
 pub mod findings;
+pub mod fmt;
 pub mod generate;
 pub mod import;
 pub mod log;
 pub mod names;
 pub mod outcome;
 pub mod run;
+pub mod schema;
 pub mod test;
 pub mod validate;
 

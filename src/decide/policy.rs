@@ -258,6 +258,19 @@ fn annotation_list(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// The located problems that keep `source` from parsing as Cedar policies (too deep, or a
+/// syntax error), before any schema is consulted: for tools that only read policy text
+/// (`keyward fmt`).
+pub fn syntax_problems(source: &Source) -> Vec<Problem> {
+    if let Some(p) = nesting_problem(source, false) {
+        return vec![p];
+    }
+    match PolicySet::from_str(&source.text) {
+        Ok(_) => Vec::new(),
+        Err(e) => diag_problems(source, &e, "cannot parse: "),
+    }
+}
+
 /// Parse, re-identify and validate policies against a schema.
 pub fn load(opts: &PolicyOptions) -> Result<PolicyBundle, Problems> {
     let (schema_source, sources) = gather_sources(opts)?;

@@ -22,7 +22,9 @@ pub const KUBERNETES: &str = "containers-kubernetes";
 pub const IAM_IDENTITY: &str = "iam-identity";
 
 /// The account setting "Restrict API key creation".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[allow(clippy::upper_case_acronyms)]
 pub enum Restriction {
     #[serde(rename = "RESTRICTED")]
@@ -56,7 +58,9 @@ impl Restriction {
 }
 
 /// What happens to a key when its leak is reported (R14).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum LeakAction {
     None,
@@ -122,25 +126,32 @@ fn is_default_rg(s: &String) -> bool {
 }
 
 /// A resource group of an account: its id and display name.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceGroup {
+    #[schemars(description = "The resource group's id.")]
     pub id: String,
+    #[schemars(description = "Its display name (never decides anything).")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
 
 /// An account.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Account {
+    #[schemars(description = "The account's id, unique across the file.")]
     pub id: String,
     /// A display name (never decides anything).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[schemars(description = "The owner (R2): a user whose `accounts` list this account.")]
     pub owner: String,
+    #[schemars(description = "The resource group of a cluster, slot or reset that names none.")]
+    #[schemars(extend("default" = "default"))]
     #[serde(default = "default_rg", skip_serializing_if = "is_default_rg")]
     pub default_resource_group: String,
+    #[schemars(description = "\"Restrict API key creation\" (R7); NOT_SET is not restricted.")]
     #[serde(default)]
     pub restrict_user_api_key_creation: Restriction,
     /// Resource groups by id, with their display names (never decide anything).
@@ -149,9 +160,12 @@ pub struct Account {
 }
 
 /// A user (a person or a functional ID).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct User {
+    #[schemars(
+        description = "The user's id (a person or a functional ID), unique across the file."
+    )]
     pub id: String,
     /// A display name (never decides anything).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -159,92 +173,149 @@ pub struct User {
     /// A display email (never decides anything).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    #[schemars(
+        description = "The accounts the user is a member of (the only source of membership)."
+    )]
     #[serde(default)]
     pub accounts: Vec<String>,
+    #[schemars(description = "A functional ID: a user that stands for a job, not a person (F1).")]
     #[serde(default, skip_serializing_if = "is_false")]
     pub functional: bool,
+    #[schemars(
+        description = "Who invited this user into the classic infrastructure hierarchy (R20)."
+    )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classic_parent: Option<String>,
 }
 
 /// A service ID of one account.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceId {
+    #[schemars(description = "The service ID's id, unique across the file.")]
     pub id: String,
     /// A display name (never decides anything).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[schemars(description = "The account the service ID belongs to.")]
     pub account: String,
+    #[schemars(
+        description = "Its creator (a user), who manages its keys while a member of its account (R18)."
+    )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
 }
 
 /// An access group of one account.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccessGroup {
+    #[schemars(description = "The group's id, unique across the file.")]
     pub id: String,
     /// A display name (never decides anything).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[schemars(description = "The group's account.")]
     pub account: String,
+    #[schemars(
+        description = "Users and service IDs of the account; they hold the group's bindings (R3)."
+    )]
     #[serde(default)]
     pub members: Vec<String>,
 }
 
 /// An access policy: roles on a service for a subject, optionally narrowed.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleBinding {
+    #[schemars(description = "A user, service ID or access group of the binding's account.")]
     pub subject: String,
+    #[schemars(description = "The account the binding is in.")]
     pub account: String,
+    #[schemars(
+        description = "A service of the Cedar schema's `type Roles`: iam-identity, containers-kubernetes, user-management."
+    )]
     pub service: String,
+    #[schemars(
+        description = "Roles on that service (Administrator, Operator, Editor, Viewer, \"User API key creator\")."
+    )]
     pub roles: Vec<String>,
+    #[schemars(
+        description = "Narrows a containers-kubernetes binding to one region (omit for every region)."
+    )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    #[schemars(
+        description = "Narrows a containers-kubernetes binding to one resource group (omit for all)."
+    )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_group: Option<String>,
+    #[schemars(
+        description = "Narrows the binding to one cluster (containers-kubernetes) or service ID (iam-identity)."
+    )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
 }
 
 /// A user or service ID API key. Its value is never stored; a fingerprint at most.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKey {
+    #[schemars(description = "The key's id, unique across the file.")]
     pub id: String,
+    #[schemars(description = "Display name; need not be unique.")]
     #[serde(default)]
     pub name: String,
+    #[schemars(
+        description = "The user or service ID the key authenticates as (at most 20 keys each, R10)."
+    )]
     pub identity: String,
     /// The account it was created in; filled from the identity when it has one account.
     #[serde(default)]
     pub account: String,
+    #[schemars(description = "Free text.")]
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
+    #[schemars(description = "Who created the key.")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
+    #[schemars(description = "A locked key cannot be updated, deleted or disabled (R11).")]
     #[serde(default, skip_serializing_if = "is_false")]
     pub locked: bool,
+    #[schemars(description = "A disabled key does not authenticate (R14).")]
     #[serde(default, skip_serializing_if = "is_false")]
     pub disabled: bool,
+    #[schemars(
+        description = "RFC 3339, as Cedar reads it: from this instant the key no longer authenticates (R13)."
+    )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub expires_at: Option<String>,
+    #[schemars(description = "What a reported leak does to the key (R14).")]
     #[serde(default)]
     pub action_when_leaked: LeakAction,
+    #[schemars(description = "The key's entity tag; updates must carry it (R15).")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    #[schemars(description = "Replaced as a cluster API key, to be deleted (R23).")]
     #[serde(default, skip_serializing_if = "is_false")]
     pub obsolete: bool,
+    #[schemars(
+        description = "`sha256:` and the hex digest of the value: the only trace of it that is kept (R12)."
+    )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
 }
 
 /// A classic infrastructure API key (at most one per user and account).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClassicKey {
+    #[schemars(description = "The classic key's id, unique across the file.")]
     pub id: String,
+    #[schemars(
+        description = "Whose classic infrastructure key it is (at most one per user and account, R19)."
+    )]
     pub user: String,
     /// Filled from the user when it is a member of one account only.
     #[serde(default)]
@@ -252,28 +323,37 @@ pub struct ClassicKey {
 }
 
 /// A Kubernetes Service cluster.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cluster {
+    #[schemars(description = "The cluster's id, unique across the file.")]
     pub id: String,
     /// A display name (never decides anything).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[schemars(description = "The cluster's account.")]
     pub account: String,
+    #[schemars(description = "The cluster's region.")]
     pub region: String,
     /// Filled with the account's default resource group when absent.
     #[serde(default)]
     pub resource_group: String,
+    #[schemars(
+        description = "Installed add-ons; block storage and the autoscaler must be re-created after a reset (R23)."
+    )]
     #[serde(default)]
     pub addons: Vec<String>,
 }
 
 /// The cluster API key slot of an (account, region, resource group) (R21).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterApiKey {
+    #[schemars(description = "The slot's account.")]
     pub account: String,
+    #[schemars(description = "The slot's region.")]
     pub region: String,
+    #[schemars(description = "The slot's resource group; the account's default when absent.")]
     #[serde(default)]
     pub resource_group: String,
     /// May name a key that no longer exists (finding F2).
@@ -282,10 +362,14 @@ pub struct ClusterApiKey {
 
 /// A whole world: the state of one or more accounts.
 // The repeated `#[serde(default)]` below is serde data, not logic: every section may be absent.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct World {
+    #[schemars(
+        description = "The time decisions are made at (RFC 3339, as Cedar reads it); --now overrides it."
+    )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub now: Option<String>,
     #[serde(default)]
     pub accounts: Vec<Account>,

@@ -13,6 +13,7 @@
 pub mod action;
 pub mod engine;
 pub mod entities;
+pub mod explain;
 pub mod export;
 pub mod policy;
 pub mod request;

@@ -102,6 +102,9 @@ pub struct Explanation {
     pub principal: String,
     /// The account the request acts in (where a grant would be added).
     pub account: String,
+    /// Whether the principal is a member of that account (a role binding's subject must be:
+    /// no grant is offered to a non-member).
+    pub member: bool,
     /// The roles the principal holds on the target.
     pub held: Vec<Held>,
     /// The permits that apply as things are (forbids aside): an allow's reasons, or what a
@@ -199,6 +202,7 @@ pub fn explain(engine: &Engine, t: &Translated, decision: Verdict) -> Explanatio
         decision,
         principal: t.principal.id.clone(),
         account: t.target.account.clone(),
+        member: false,
         held: Vec::new(),
         permitted_by: Vec::new(),
         would_permit: Vec::new(),
@@ -218,6 +222,7 @@ pub fn explain(engine: &Engine, t: &Translated, decision: Verdict) -> Explanatio
         authorizer: Authorizer::new(),
     };
     e.held = held(&cx);
+    e.member = member(&cx);
     let base = cx.ask(t, &cx.permits, &engine.entities);
     e.permitted_by = base
         .as_ref()
@@ -231,7 +236,11 @@ pub fn explain(engine: &Engine, t: &Translated, decision: Verdict) -> Explanatio
         e.forbids_considered = forbids_of(&cx, &forbids);
         return e;
     }
-    let grants = grant_outcomes(&cx, &e.held);
+    let grants = if e.member {
+        grant_outcomes(&cx, &e.held)
+    } else {
+        Vec::new()
+    };
     if e.permitted_by.is_empty() {
         e.would_permit = grants
             .iter()
@@ -284,6 +293,17 @@ fn held(cx: &Ctx) -> Vec<Held> {
         }
     }
     out.into_iter().collect()
+}
+
+/// Whether the principal is in the request's account, by Cedar's entity hierarchy.
+fn member(cx: &Ctx) -> bool {
+    let Ok(account) = cx.engine.uid(ty::ACCOUNT, &cx.t.target.account) else {
+        return false;
+    };
+    cx.engine
+        .entities
+        .ancestors(&cx.principal)
+        .is_some_and(|mut a| a.any(|u| u == &account))
 }
 
 /// The forbids of the action other than those that applied.

@@ -114,7 +114,14 @@ fn allow_text(s: &mut String, e: &Explanation, detail: Detail) {
 fn deny_text(s: &mut String, e: &Explanation, detail: Detail) {
     let _ = writeln!(s, "why not:");
     if e.permitted_by.is_empty() {
-        if e.would_permit.is_empty() {
+        if !e.member {
+            let _ = writeln!(
+                s,
+                "  {} is not a member of {}: no role can be granted to it there",
+                esc(&e.principal),
+                esc(&e.account)
+            );
+        } else if e.would_permit.is_empty() {
             let _ = writeln!(s, "  no single role grant would permit it");
         }
         for o in &e.would_permit {

@@ -102,6 +102,8 @@ pub struct Explanation {
     pub principal: String,
     /// The account the request acts in (where a grant would be added).
     pub account: String,
+    /// Whether the schema lets the principal's type hold roles at all.
+    pub grantable: bool,
     /// Whether the principal is a member of that account (a role binding's subject must be:
     /// no grant is offered to a non-member).
     pub member: bool,
@@ -202,6 +204,7 @@ pub fn explain(engine: &Engine, t: &Translated, decision: Verdict) -> Explanatio
         decision,
         principal: t.principal.id.clone(),
         account: t.target.account.clone(),
+        grantable: false,
         member: false,
         held: Vec::new(),
         permitted_by: Vec::new(),
@@ -236,11 +239,9 @@ pub fn explain(engine: &Engine, t: &Translated, decision: Verdict) -> Explanatio
         e.forbids_considered = forbids_of(&cx, &forbids);
         return e;
     }
-    let grants = if e.member {
-        grant_outcomes(&cx, &e.held)
-    } else {
-        Vec::new()
-    };
+    let grants = grant_outcomes(&cx, &e.held, e.member);
+    e.grantable = grants.is_some();
+    let grants = grants.unwrap_or_default();
     if e.permitted_by.is_empty() {
         e.would_permit = grants
             .iter()
@@ -325,8 +326,9 @@ fn grant_entity_id(g: &Grant) -> String {
 }
 
 /// Each grant of the schema's catalogue the principal does not hold yet, in the request's
-/// account, and what the decision would be with it.
-fn grant_outcomes(cx: &Ctx, held: &[Held]) -> Vec<Outcome> {
+/// account, and what the decision would be with it; `None` when the principal's type cannot
+/// hold a grant, none when it is not a member of the account.
+fn grant_outcomes(cx: &Ctx, held: &[Held], member: bool) -> Option<Vec<Outcome>> {
     let catalog = &cx.engine.bundle.roles;
     let grants: Vec<Grant> = catalog
         .services()
@@ -346,10 +348,11 @@ fn grant_outcomes(cx: &Ctx, held: &[Held]) -> Vec<Outcome> {
         .collect();
     // One store holds every candidate grant, the principal in all of them: a grant counts only
     // where the context's `roles` record names it, and each request names one.
-    let Ok(entities) = with_grants(cx, &grants) else {
-        return Vec::new();
-    };
-    grants
+    let entities = with_grants(cx, &grants).ok()?;
+    if !member {
+        return Some(Vec::new());
+    }
+    let outcomes = grants
         .into_iter()
         .filter_map(|g| {
             let mut t = cx.t.clone();
@@ -360,7 +363,8 @@ fn grant_outcomes(cx: &Ctx, held: &[Held]) -> Vec<Outcome> {
             items.push(eref(ty::GRANT, &grant_entity_id(&g)));
             cx.outcome(Change::Grant(g), &t, &entities)
         })
-        .collect()
+        .collect();
+    Some(outcomes)
 }
 
 /// The engine's entities with a Grant entity per candidate, the principal a member of each.
@@ -625,8 +629,9 @@ fn context_outcomes(cx: &Ctx, strings: &BTreeSet<String>) -> Vec<Outcome> {
     out
 }
 
-/// Permits of the action that fit this principal's and resource's types by their heads and
-/// that neither apply nor would with one grant.
+/// Permits of the action that could apply to this principal and resource but neither apply
+/// nor would with one grant. "Could apply" is Cedar's partial evaluation with the context (the
+/// roles, the account, the time) left unknown: a permit whose residual is `false` cannot.
 fn other_permits(cx: &Ctx, e: &Explanation) -> Vec<Reason> {
     let reached: HashSet<&str> = e
         .permitted_by
@@ -634,30 +639,33 @@ fn other_permits(cx: &Ctx, e: &Explanation) -> Vec<Reason> {
         .chain(e.would_permit.iter().flat_map(|o| &o.permits))
         .map(|r| r.policy.as_str())
         .collect();
-    let resource = cx.engine.entity_uid(&cx.t.resource).ok();
+    let cannot = cannot_apply(cx).unwrap_or_default();
     let mut ids: Vec<String> = cx
         .permits
         .policies()
-        .filter(|p| head_fits(p, &cx.principal, resource.as_ref()))
         .map(|p| p.id().to_string())
-        .filter(|id| !reached.contains(id.as_str()))
+        .filter(|id| !reached.contains(id.as_str()) && !cannot.contains(id))
         .collect();
     ids.sort();
     ids.iter().map(|id| cx.engine.reason(id)).collect()
 }
 
-/// Whether a policy's head can match these entities' types (`is T` constraints).
-fn head_fits(p: &cedar_policy::Policy, principal: &EntityUid, resource: Option<&EntityUid>) -> bool {
-    use cedar_policy::{PrincipalConstraint as P, ResourceConstraint as R};
-    let principal_ok = match p.principal_constraint() {
-        P::Is(t) | P::IsIn(t, _) => &t == principal.type_name(),
-        P::Eq(u) => &u == principal,
-        _ => true,
-    };
-    let resource_ok = match (p.resource_constraint(), resource) {
-        (R::Is(t) | R::IsIn(t, _), Some(r)) => &t == r.type_name(),
-        (R::Eq(u), Some(r)) => &u == r,
-        _ => true,
-    };
-    principal_ok && resource_ok
+/// The permits of the action that are `false` for this principal and resource whatever the
+/// context (`None` when Cedar cannot evaluate partially: then none is ruled out).
+fn cannot_apply(cx: &Ctx) -> Option<HashSet<String>> {
+    use cedar_policy::{PartialEntities, PartialEntityUid, PartialRequest};
+    let schema = &cx.engine.bundle.schema;
+    let resource = cx.engine.entity_uid(&cx.t.resource).ok()?;
+    let action = cx.engine.uid("Action", &cx.t.action).ok()?;
+    let request = PartialRequest::new(
+        PartialEntityUid::from_concrete(cx.principal.clone()),
+        action,
+        PartialEntityUid::from_concrete(resource),
+        None,
+        schema,
+    )
+    .ok()?;
+    let entities = PartialEntities::from_concrete(cx.engine.entities.clone(), schema).ok()?;
+    let response = cx.permits.tpe(&request, &entities, schema).ok()?;
+    Some(response.false_permits().map(|id| id.to_string()).collect())
 }

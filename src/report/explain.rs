@@ -114,29 +114,17 @@ fn allow_text(s: &mut String, e: &Explanation, detail: Detail) {
 fn deny_text(s: &mut String, e: &Explanation, detail: Detail) {
     let _ = writeln!(s, "why not:");
     if e.permitted_by.is_empty() {
-        if !e.member {
+        if !e.grantable || (e.member && e.would_permit.is_empty()) {
+            let _ = writeln!(s, "  no single role grant would permit it");
+        } else if !e.member {
             let _ = writeln!(
                 s,
                 "  {} is not a member of {}: no role can be granted to it there",
                 esc(&e.principal),
                 esc(&e.account)
             );
-        } else if e.would_permit.is_empty() {
-            let _ = writeln!(s, "  no single role grant would permit it");
         }
-        for o in &e.would_permit {
-            let _ = writeln!(
-                s,
-                "  would be permitted by {} with {}{}{}",
-                names(&o.permits),
-                change_text(&o.change),
-                holds(e, &o.change),
-                match (o.decision, o.forbids.is_empty()) {
-                    (Verdict::Deny, false) => format!(", but then forbidden by {}", names(&o.forbids)),
-                    _ => String::new(),
-                }
-            );
-        }
+        would_permit(s, e);
     } else {
         let _ = writeln!(
             s,
@@ -165,8 +153,42 @@ fn deny_text(s: &mut String, e: &Explanation, detail: Detail) {
         }
     }
     if detail == Detail::Verbose && !e.other_permits.is_empty() {
-        let _ = writeln!(s, "  permits that need more than a role:");
+        let _ = writeln!(s, "  other permits that could apply, which no single role grant makes apply:");
         docs(s, &e.other_permits);
+    }
+}
+
+/// The grants that would permit the request, one line per permit and service: the roles that
+/// do alike are listed together.
+fn would_permit(s: &mut String, e: &Explanation) {
+    let mut lines: Vec<(String, Vec<String>, String)> = Vec::new();
+    for o in &e.would_permit {
+        let Change::Grant(g) = &o.change else {
+            continue;
+        };
+        let but = match (o.decision, o.forbids.is_empty()) {
+            (Verdict::Deny, false) => format!(", but then forbidden by {}", names(&o.forbids)),
+            _ => String::new(),
+        };
+        let head = format!("  would be permitted by {} with ", names(&o.permits));
+        let tail = format!(
+            " on {} in {}{}{but}",
+            esc(&g.service),
+            esc(&g.account),
+            holds(e, &o.change)
+        );
+        let role = esc(&g.role).into_owned();
+        match lines.iter_mut().find(|(h, _, t)| h == &head && t == &tail) {
+            Some((_, roles, _)) => roles.push(role),
+            None => lines.push((head, vec![role], tail)),
+        }
+    }
+    for (head, roles, tail) in lines {
+        let roles = match roles.as_slice() {
+            [one] => one.clone(),
+            more => format!("any of {}", more.join(", ")),
+        };
+        let _ = writeln!(s, "{head}{roles}{tail}");
     }
 }
 

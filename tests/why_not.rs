@@ -87,8 +87,13 @@ fn apply(w: &mut World, spec: &mut RequestSpec, change: &Change) -> Result<(), S
 fn attribute_change(w: &mut World, id: &str, attr: &str, to: &NewValue) -> Result<(), String> {
     match (attr, to) {
         ("locked" | "disabled", NewValue::Is(v)) => {
-            let k: &mut world::ApiKey = w.api_keys.iter_mut().find(|k| k.id == id).ok_or("no key")?;
-            let flag = if attr == "locked" { &mut k.locked } else { &mut k.disabled };
+            let k: &mut world::ApiKey =
+                w.api_keys.iter_mut().find(|k| k.id == id).ok_or("no key")?;
+            let flag = if attr == "locked" {
+                &mut k.locked
+            } else {
+                &mut k.disabled
+            };
             *flag = v == "true";
         }
         ("functional", NewValue::Is(v)) => {
@@ -100,7 +105,11 @@ fn attribute_change(w: &mut World, id: &str, attr: &str, to: &NewValue) -> Resul
             k.expires_at = None;
         }
         ("restrict_user_api_key_creation", NewValue::NoneOf(not)) => {
-            let a = w.accounts.iter_mut().find(|a| a.id == id).ok_or("no account")?;
+            let a = w
+                .accounts
+                .iter_mut()
+                .find(|a| a.id == id)
+                .ok_or("no account")?;
             a.restrict_user_api_key_creation = [Restriction::NotSet, Restriction::NotRestricted]
                 .into_iter()
                 .find(|r| !not.contains(&format!("\"{}\"", r.as_str())))
@@ -109,13 +118,21 @@ fn attribute_change(w: &mut World, id: &str, attr: &str, to: &NewValue) -> Resul
         ("key_count", NewValue::Is(n)) => {
             let n: usize = n.parse().map_err(|e| format!("{e}"))?;
             while w.api_keys.iter().filter(|k| k.identity == id).count() > n {
-                let i = w.api_keys.iter().position(|k| k.identity == id).ok_or("no key")?;
+                let i = w
+                    .api_keys
+                    .iter()
+                    .position(|k| k.identity == id)
+                    .ok_or("no key")?;
                 w.api_keys.remove(i);
             }
         }
         ("classic_key_accounts", NewValue::Without(acc)) => {
-            let acc = acc.trim_start_matches("Account::").trim_matches('"').to_string();
-            w.classic_keys.retain(|k| !(k.user == id && k.account == acc));
+            let acc = acc
+                .trim_start_matches("Account::")
+                .trim_matches('"')
+                .to_string();
+            w.classic_keys
+                .retain(|k| !(k.user == id && k.account == acc));
         }
         _ => return Err(format!("no world change for {id}.{attr} -> {to:?}")),
     }
@@ -157,7 +174,11 @@ fn every_deny_of_the_decision_files_is_explained_and_each_claim_holds_in_the_wor
     for path in decision_files() {
         let l = load(&path);
         let base = engine(&l, l.world.clone());
-        for c in l.tf.checks.iter().filter(|c| c.expect == Verdict::Deny && c.skip.is_none()) {
+        for c in
+            l.tf.checks
+                .iter()
+                .filter(|c| c.expect == Verdict::Deny && c.skip.is_none())
+        {
             let (verdict, why) = explain(&base, &c.spec);
             assert_eq!(verdict, Verdict::Deny, "{}: {}", l.tf.file, c.name);
             let text = keyward::report::explain::explanation_text(&why, Default::default());
@@ -186,7 +207,12 @@ fn every_deny_of_the_decision_files_is_explained_and_each_claim_holds_in_the_wor
                     entry.1 += 1;
                     if entry.2.is_empty() {
                         let change = keyward::report::explain::change_text(&o.change);
-                        entry.2 = format!("{} {} {}: {change}", c.spec.principal, c.spec.action, c.spec.resource.clone().unwrap_or_default());
+                        entry.2 = format!(
+                            "{} {} {}: {change}",
+                            c.spec.principal,
+                            c.spec.action,
+                            c.spec.resource.clone().unwrap_or_default()
+                        );
                     }
                 }
             }
@@ -195,7 +221,9 @@ fn every_deny_of_the_decision_files_is_explained_and_each_claim_holds_in_the_wor
     assert!(verified > 50, "only {verified} claims checked");
     let table: String = by_rule
         .iter()
-        .map(|(rule, (n, flips, ex))| format!("{rule}: {flips}/{n} denies have a single change that allows  {ex}\n"))
+        .map(|(rule, (n, flips, ex))| {
+            format!("{rule}: {flips}/{n} denies have a single change that allows  {ex}\n")
+        })
         .collect();
     insta::assert_snapshot!("why_not_by_rule", table);
 }
@@ -226,12 +254,35 @@ fn req<'a>(p: &'a str, a: &'a str, r: &'a str, more: &[&'a str]) -> Vec<&'a str>
 #[test]
 fn explanations_read_as_the_rules() {
     let cases: [(&str, Vec<&str>); 6] = [
-        ("r6_operator_needs_administrator", req("olga", "api-key-delete", "key-kate-1", &["--explain"])),
-        ("r7_restriction_lifted_by_creator_role", req("kim", "api-key-create", "kim", &["--explain"])),
-        ("r11_locked_key_lifted_by_unlocking", req("ivan", "api-key-delete", "key-ivan-1", &["--explain"])),
-        ("r25_owner_cannot_be_removed", req("ivan", "user-remove", "alice", &["--explain"])),
-        ("r22_service_id_needs_operator", req("nora-bot", "ks-api-key-reset", "acme", &["--arg", "region=us-south", "-v"])),
-        ("r5_allow_says_why", req("dana", "api-key-get", "key-dana-1", &["--explain"])),
+        (
+            "r6_operator_needs_administrator",
+            req("olga", "api-key-delete", "key-kate-1", &["--explain"]),
+        ),
+        (
+            "r7_restriction_lifted_by_creator_role",
+            req("kim", "api-key-create", "kim", &["--explain"]),
+        ),
+        (
+            "r11_locked_key_lifted_by_unlocking",
+            req("ivan", "api-key-delete", "key-ivan-1", &["--explain"]),
+        ),
+        (
+            "r25_owner_cannot_be_removed",
+            req("ivan", "user-remove", "alice", &["--explain"]),
+        ),
+        (
+            "r22_service_id_needs_operator",
+            req(
+                "nora-bot",
+                "ks-api-key-reset",
+                "acme",
+                &["--arg", "region=us-south", "-v"],
+            ),
+        ),
+        (
+            "r5_allow_says_why",
+            req("dana", "api-key-get", "key-dana-1", &["--explain"]),
+        ),
     ];
     for (name, args) in cases {
         let (_, out) = check(&args);
@@ -241,19 +292,39 @@ fn explanations_read_as_the_rules() {
 
 #[test]
 fn explain_is_a_json_field_only_when_asked() {
-    let (code, plain) = check(&req("olga", "api-key-delete", "key-kate-1", &["--format", "json"]));
+    let (code, plain) = check(&req(
+        "olga",
+        "api-key-delete",
+        "key-kate-1",
+        &["--format", "json"],
+    ));
     assert_eq!(code, 2);
     let plain: serde_json::Value = serde_json::from_str(&plain).expect("json");
     assert!(plain.get("explain").is_none(), "{plain}");
-    let (code, out) = check(&req("olga", "api-key-delete", "key-kate-1", &["--format", "json", "--explain"]));
+    let (code, out) = check(&req(
+        "olga",
+        "api-key-delete",
+        "key-kate-1",
+        &["--format", "json", "--explain"],
+    ));
     assert_eq!(code, 2);
     let json: serde_json::Value = serde_json::from_str(&out).expect("json");
     let permit = &json["explain"]["would_permit"][0];
     assert_eq!(permit["change"]["kind"], "grant", "{json}");
     assert_eq!(permit["change"]["role"], "Administrator", "{json}");
-    assert_eq!(permit["permits"][0]["policy"], "iam-admin-manages-user-keys", "{json}");
+    assert_eq!(
+        permit["permits"][0]["policy"], "iam-admin-manages-user-keys",
+        "{json}"
+    );
     // The keys of INTERFACE.md stay as they are.
-    for key in ["decision", "principal", "action", "resource", "reasons", "errors"] {
+    for key in [
+        "decision",
+        "principal",
+        "action",
+        "resource",
+        "reasons",
+        "errors",
+    ] {
         assert_eq!(json[key], plain[key], "{key}");
     }
 }
@@ -274,7 +345,12 @@ fn policies_copy() -> tempfile::TempDir {
 fn the_explanation_follows_an_edited_policy_file_with_no_rebuild() {
     let dir = policies_copy();
     let pol = dir.path().display().to_string();
-    let args = req("eddie", "api-key-delete", "key-kate-1", &["--explain", "--policies", &pol]);
+    let args = req(
+        "eddie",
+        "api-key-delete",
+        "key-kate-1",
+        &["--explain", "--policies", &pol],
+    );
     let (_, before) = check(&args);
     assert!(
         before.contains("would be permitted by iam-admin-manages-user-keys [R6] with Administrator on iam-identity in acme (eddie holds Editor there)"),

@@ -380,7 +380,10 @@ fn with_grants(cx: &Ctx, grants: &[Grant]) -> Result<Entities, ExplainError> {
     let (uid, attrs, mut parents) = e.into_inner();
     let mut added = Vec::new();
     for g in grants {
-        let g_uid = cx.engine.uid(ty::GRANT, &grant_entity_id(g)).map_err(|e| err(&e))?;
+        let g_uid = cx
+            .engine
+            .uid(ty::GRANT, &grant_entity_id(g))
+            .map_err(|e| err(&e))?;
         parents.insert(g_uid.clone());
         added.push(Entity::new_no_attrs(g_uid, HashSet::new()));
     }
@@ -470,7 +473,11 @@ fn candidates(v: &EvalResult, strings: &BTreeSet<String>, longs: &BTreeSet<i64>)
         EvalResult::Set(items) => items
             .iter()
             .filter_map(|x| {
-                let rest = items.iter().filter(|y| *y != x).map(expr).collect::<Option<Vec<_>>>()?;
+                let rest = items
+                    .iter()
+                    .filter(|y| *y != x)
+                    .map(expr)
+                    .collect::<Option<Vec<_>>>()?;
                 Some(Cand {
                     expr: Some(RestrictedExpression::new_set(rest)),
                     to: NewValue::Without(shown(x)),

@@ -134,11 +134,7 @@ fn deny_text(s: &mut String, e: &Explanation, detail: Detail) {
     }
     for l in &e.lifts {
         if l.by.is_empty() {
-            let _ = writeln!(
-                s,
-                "  no single change lifts {}",
-                reason_name(&l.forbid)
-            );
+            let _ = writeln!(s, "  no single change lifts {}", reason_name(&l.forbid));
             continue;
         }
         let _ = writeln!(s, "  {} would be lifted by:", reason_name(&l.forbid));
@@ -153,7 +149,10 @@ fn deny_text(s: &mut String, e: &Explanation, detail: Detail) {
         }
     }
     if detail == Detail::Verbose && !e.other_permits.is_empty() {
-        let _ = writeln!(s, "  other permits that could apply, which no single role grant makes apply:");
+        let _ = writeln!(
+            s,
+            "  other permits that could apply, which no single role grant makes apply:"
+        );
         docs(s, &e.other_permits);
     }
 }

@@ -372,3 +372,20 @@ fn the_explanation_follows_an_edited_policy_file_with_no_rebuild() {
     );
     assert!(!after.contains("with Administrator"), "{after}");
 }
+
+#[test]
+fn a_deny_whose_evaluation_failed_suggests_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Overflows on every request: passes strict validation, errors at evaluation.
+    let erroring = "@id(\"overflowing-forbid\")\n@rule(\"R6\")\n@doc(\"Errors.\")\nforbid (principal, action == Action::\"api-key-get\", resource is UserApiKey)\nwhen { 9223372036854775807 + 1 > 0 };\n";
+    let extra = dir.path().join("erroring.cedar");
+    std::fs::write(&extra, erroring).expect("write");
+    let shipped = root().join("policies").display().to_string();
+    let extra = extra.display().to_string();
+    let more = ["--explain", "--policies", &shipped, "--policies", &extra];
+    let (code, out) = check(&req("olga", "api-key-get", "key-kate-1", &more));
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("its evaluation failed"), "{out}");
+    assert!(!out.contains("would be permitted"), "{out}");
+    assert!(!out.contains("no single role grant"), "{out}");
+}

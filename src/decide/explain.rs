@@ -107,6 +107,9 @@ pub struct Explanation {
     /// Whether the principal is a member of that account (a role binding's subject must be:
     /// no grant is offered to a non-member).
     pub member: bool,
+    /// The request's evaluation failed (it is denied for that): nothing else is explained,
+    /// as no change can be judged until the error is fixed.
+    pub evaluation_failed: bool,
     /// The roles the principal holds on the target.
     pub held: Vec<Held>,
     /// The permits that apply as things are (forbids aside): an allow's reasons, or what a
@@ -206,6 +209,7 @@ pub fn explain(engine: &Engine, t: &Translated, decision: Verdict) -> Explanatio
         account: t.target.account.clone(),
         grantable: false,
         member: false,
+        evaluation_failed: false,
         held: Vec::new(),
         permitted_by: Vec::new(),
         would_permit: Vec::new(),
@@ -232,6 +236,10 @@ pub fn explain(engine: &Engine, t: &Translated, decision: Verdict) -> Explanatio
         .map(|a| cx.reasons(&a.ids, Effect::Permit))
         .unwrap_or_default();
     let full = cx.ask(t, cx.all, &engine.entities);
+    if full.as_ref().is_none_or(|a| a.errors) {
+        e.evaluation_failed = true;
+        return e;
+    }
     let forbids = full
         .map(|a| cx.reasons(&a.ids, Effect::Forbid))
         .unwrap_or_default();

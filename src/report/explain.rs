@@ -113,6 +113,13 @@ fn allow_text(s: &mut String, e: &Explanation, detail: Detail) {
 
 fn deny_text(s: &mut String, e: &Explanation, detail: Detail) {
     let _ = writeln!(s, "why not:");
+    if e.evaluation_failed {
+        let _ = writeln!(
+            s,
+            "  its evaluation failed: no change is judged until the error is fixed"
+        );
+        return;
+    }
     if e.permitted_by.is_empty() {
         if !e.grantable || (e.member && e.would_permit.is_empty()) {
             let _ = writeln!(s, "  no single role grant would permit it");

@@ -55,7 +55,10 @@ fn engine(l: &Loaded, world: World) -> Engine {
 fn explain(e: &Engine, spec: &RequestSpec) -> (Verdict, Explanation) {
     let t = e.translate(spec).expect("translate");
     let d = e.decide_translated(&t);
-    (d.decision, explain::explain(e, &t, d.decision))
+    (
+        d.decision,
+        explain::explain(e, &t, d.decision, Default::default()),
+    )
 }
 
 /// Carry a change out on the world (or the request): what an operator would do.
@@ -253,7 +256,7 @@ fn req<'a>(p: &'a str, a: &'a str, r: &'a str, more: &[&'a str]) -> Vec<&'a str>
 
 #[test]
 fn explanations_read_as_the_rules() {
-    let cases: [(&str, Vec<&str>); 6] = [
+    let cases: [(&str, Vec<&str>); 7] = [
         (
             "r6_operator_needs_administrator",
             req("olga", "api-key-delete", "key-kate-1", &["--explain"]),
@@ -278,6 +281,10 @@ fn explanations_read_as_the_rules() {
                 "acme",
                 &["--arg", "region=us-south", "-v"],
             ),
+        ),
+        (
+            "r6_non_member_verbose",
+            req("gina", "api-key-get", "key-kate-1", &["-v"]),
         ),
         (
             "r5_allow_says_why",

@@ -52,7 +52,12 @@ pub fn check_explained(common: &Common, spec: &RequestSpec, detail: Option<Detai
         let spec = &super::names::request(&engine.tr.world, spec)?;
         let t = engine.translate(spec)?;
         let d = engine.decide_translated(&t);
-        let why = detail.map(|_| explain::explain(&engine, &t, d.decision));
+        let why = detail.map(|detail| {
+            let opts = explain::Options {
+                other_permits: detail == Detail::Verbose,
+            };
+            explain::explain(&engine, &t, d.decision, opts)
+        });
         let stdout = match common.format {
             Format::Json => {
                 let mut json = report::decision_json(&d);

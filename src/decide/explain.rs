@@ -119,8 +119,8 @@ pub struct Explanation {
     pub would_permit: Vec<Outcome>,
     /// Forbid-deny: what lifts each forbid.
     pub lifts: Vec<Lift>,
-    /// Permits of the action whose head fits this principal and resource but that no single
-    /// grant makes apply (they need something other than a role).
+    /// With [`Options::other_permits`]: permits of the action that could apply to this
+    /// principal and resource but that no single grant makes apply.
     pub other_permits: Vec<Reason>,
     /// Forbids of the action that did not apply (shown for an allow).
     pub forbids_considered: Vec<Reason>,
@@ -193,9 +193,17 @@ impl Ctx<'_> {
     }
 }
 
+/// What an explanation includes beyond the changes that would alter the decision.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// For a deny, the other permits that could apply (a partial evaluation: costs a copy of
+    /// the entity store).
+    pub other_permits: bool,
+}
+
 /// Explain a decided request: for a deny, the single changes that would permit it or lift its
 /// forbids; for an allow, the permits and the forbids that did not apply.
-pub fn explain(engine: &Engine, t: &Translated, decision: Verdict) -> Explanation {
+pub fn explain(engine: &Engine, t: &Translated, decision: Verdict, opts: Options) -> Explanation {
     let all = engine.policies_for(&t.action);
     let mut permits = PolicySet::new();
     for p in all.policies().filter(|p| p.effect() == Effect::Permit) {
@@ -264,7 +272,9 @@ pub fn explain(engine: &Engine, t: &Translated, decision: Verdict) -> Explanatio
             .map(|f| lift(f, &grants, &changes))
             .collect();
     }
-    e.other_permits = other_permits(&cx, &e);
+    if opts.other_permits {
+        e.other_permits = other_permits(&cx, &e);
+    }
     e
 }
 

@@ -126,7 +126,7 @@ fn deny_text(s: &mut String, e: &Explanation, detail: Detail) {
         } else if !e.member {
             let _ = writeln!(
                 s,
-                "  {} is not a member of {}: no role can be granted to it there",
+                "  {} is not a member of {}: no role can be granted there",
                 esc(&e.principal),
                 esc(&e.account)
             );

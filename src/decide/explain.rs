@@ -374,7 +374,12 @@ fn grant_outcomes(cx: &Ctx, held: &[Held], member: bool) -> Option<Vec<Outcome>>
         .into_iter()
         .filter_map(|g| {
             let mut t = cx.t.clone();
-            let slot = &mut t.context["roles"][g.service.as_str()][g.role.as_str()];
+            // `get_mut`, not indexing: indexing a value of another shape would panic.
+            let slot = t
+                .context
+                .get_mut("roles")?
+                .get_mut(g.service.as_str())?
+                .get_mut(g.role.as_str())?;
             let Value::Array(items) = slot else {
                 return None;
             };
@@ -642,7 +647,9 @@ fn context_outcomes(cx: &Ctx, strings: &BTreeSet<String>) -> Vec<Outcome> {
         };
         for (v, to) in cands {
             let mut t = cx.t.clone();
-            t.context[name.as_str()] = v;
+            if let Some(field) = t.context.get_mut(name.as_str()) {
+                *field = v;
+            }
             let change = Change::Context {
                 field: name.clone(),
                 now: value.to_string(),

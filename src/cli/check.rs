@@ -21,7 +21,8 @@ pub struct Args {
     /// forbids considered.
     #[arg(long)]
     pub explain: bool,
-    /// --explain, and also the permits that need more than a role, with each policy's doc.
+    /// --explain, and also the other permits that could apply (none of which one role makes
+    /// apply), with each policy's doc.
     #[arg(long, short)]
     pub verbose: bool,
 }

@@ -466,7 +466,8 @@ fn candidates(v: &EvalResult, strings: &BTreeSet<String>, longs: &BTreeSet<i64>)
     match v {
         EvalResult::Bool(b) => vec![Cand::set(RestrictedExpression::new_bool(!b), !b)],
         EvalResult::Long(n) => {
-            // The boundaries of each literal the policies compare with; the nearest is enough.
+            // Either side of each literal the policies compare with (a value far off behaves
+            // as the nearest of these does), nearest first.
             let mut near: Vec<i64> = longs
                 .iter()
                 .flat_map(|l| [l.saturating_sub(1), *l, l.saturating_add(1)])
@@ -475,7 +476,6 @@ fn candidates(v: &EvalResult, strings: &BTreeSet<String>, longs: &BTreeSet<i64>)
             near.sort_by_key(|c| (c.abs_diff(*n), *c));
             near.dedup();
             near.into_iter()
-                .take(2)
                 .map(|c| Cand::set(RestrictedExpression::new_long(c), c))
                 .collect()
         }
@@ -700,4 +700,54 @@ fn cannot_apply(cx: &Ctx) -> Option<HashSet<String>> {
     let entities = PartialEntities::from_concrete(cx.engine.entities.clone(), schema).ok()?;
     let response = cx.permits.tpe(&request, &entities, schema).ok()?;
     Some(response.false_permits().map(|id| id.to_string()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown_to(c: &[Cand]) -> Vec<NewValue> {
+        c.iter().map(|c| c.to.clone()).collect()
+    }
+
+    #[test]
+    fn numbers_move_to_the_nearest_side_of_each_literal() {
+        let longs = BTreeSet::from([20]);
+        let c = candidates(&EvalResult::Long(20), &BTreeSet::new(), &longs);
+        assert_eq!(
+            shown_to(&c),
+            [NewValue::Is("19".into()), NewValue::Is("21".into())]
+        );
+        // Far above the limit: the value under it is still tried.
+        let c = candidates(&EvalResult::Long(25), &BTreeSet::new(), &longs);
+        assert_eq!(
+            shown_to(&c),
+            ["21", "20", "19"].map(|n| NewValue::Is(n.into()))
+        );
+    }
+
+    #[test]
+    fn strings_take_each_other_literal_or_none_of_them() {
+        let strings = BTreeSet::from(["A".to_string(), "B".to_string()]);
+        let c = candidates(&EvalResult::String("A".into()), &strings, &BTreeSet::new());
+        assert_eq!(
+            shown_to(&c),
+            [
+                NewValue::Is("\"B\"".into()),
+                NewValue::NoneOf(vec!["\"A\"".into(), "\"B\"".into()])
+            ]
+        );
+    }
+
+    #[test]
+    fn booleans_flip_and_entities_stay() {
+        let none = (BTreeSet::new(), BTreeSet::new());
+        let c = candidates(&EvalResult::Bool(true), &none.0, &none.1);
+        assert_eq!(shown_to(&c), [NewValue::Is("false".into())]);
+        let uid = EvalResult::EntityUid(EntityUid::from_type_name_and_id(
+            "User".parse().expect("a type name"),
+            cedar_policy::EntityId::new("u"),
+        ));
+        assert!(candidates(&uid, &none.0, &none.1).is_empty());
+    }
 }

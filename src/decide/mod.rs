@@ -3,7 +3,8 @@
 //! Owns where policies and the schema come from ([`policy`]), the world as Cedar entities
 //! ([`entities`]), the action table and the translation of a request with its scopes
 //! ([`request`]), the call into `cedar-policy` and the shape of a decision ([`engine`]), and
-//! Cedar's own export formats ([`export`]).
+//! Cedar's own export formats ([`export`]), and what one change would do to a decision
+//! ([`explain`], for `check --explain`).
 //!
 //! Must not: change a world, decide in Rust what a policy decides (no role name, no
 //! ownership test: scope matching is translation and lives here), or format output.
@@ -13,6 +14,7 @@
 pub mod action;
 pub mod engine;
 pub mod entities;
+pub mod explain;
 pub mod export;
 pub mod policy;
 pub mod request;

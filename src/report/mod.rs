@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod changes;
+pub mod explain;
 pub mod findings;
 pub mod impact;
 pub mod log;

@@ -2,7 +2,7 @@
 //! Each command's arguments and function live in `src/cli/<command>.rs`.
 
 use clap::{CommandFactory, Parser, Subcommand};
-use keyward::cli::{self, Exit, Outcome};
+use keyward::cli::{self, Outcome};
 
 /// Who may do what with API keys: IBM Cloud API-key governance as Cedar policies.
 #[derive(Parser)]

@@ -72,9 +72,8 @@ pub fn fmt(paths: &[PathBuf], check: bool) -> Outcome {
             Exit::Ok
         };
         Ok(Outcome {
-            stdout,
             stderr,
-            code,
+            ..Outcome::new(stdout, code)
         })
     })
 }

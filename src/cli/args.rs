@@ -19,6 +19,8 @@ pub enum FormatArg {
     Csv,
     /// A Markdown table (audit only).
     Markdown,
+    /// One self-contained HTML page (audit only).
+    Html,
 }
 
 impl FormatArg {
@@ -28,6 +30,7 @@ impl FormatArg {
             FormatArg::Jsonl => Some("jsonl"),
             FormatArg::Csv => Some("csv"),
             FormatArg::Markdown => Some("markdown"),
+            FormatArg::Html => Some("html"),
             FormatArg::Text | FormatArg::Json => None,
         }
     }

@@ -173,7 +173,7 @@ impl Page {
         errored: usize,
         extra: &serde_json::Map<String, serde_json::Value>,
     ) -> std::io::Result<()> {
-        self.intern_key_context();
+        self.intern_context();
         let mut store = std::mem::take(&mut self.store);
         // Keys of one account and owner sit together, so an admin's list is one run.
         let rank = |s: &str| match self.key(s) {
@@ -195,8 +195,12 @@ impl Page {
         view::render(&self, &encoded, names, errored, extra, out)
     }
 
-    /// Intern the owner and account of every key the rows name, so the page can show them.
-    fn intern_key_context(&mut self) {
+    /// Intern the accounts, and the owner and account of every key the rows name, so the
+    /// page can show and filter by them.
+    fn intern_context(&mut self) {
+        for a in &self.accounts {
+            self.store.strings.id(&a.id);
+        }
         let keys: Vec<(String, String)> = self
             .store
             .strings

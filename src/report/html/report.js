@@ -148,10 +148,12 @@
       select('kind', [['', 'all']].concat(kinds.map((k) => [k, KIND[k] || k])), M.kind, (v) => { M.kind = v; M.limit = PAGE; drawMatrix(); }),
       h('span', { id: 'matrix-count', class: 'dim' }));
   }
+  // One log scale for the whole matrix, so an identity that may act on thousands of keys
+  // stands out from one that may act on its own few.
   function heat(n, max) {
-    if (!n) return null;
+    if (!n) return [null, false];
     const t = max <= 1 ? 1 : Math.log(1 + n) / Math.log(1 + max);
-    return 'background-color: hsl(' + Math.round(45 - 40 * t) + ', 90%, ' + Math.round(94 - 52 * t) + '%)';
+    return ['background-color: hsl(' + Math.round(48 - 44 * t) + ', 90%, ' + Math.round(92 - 50 * t) + '%)', t > 0.7];
   }
   function drawMatrix() {
     const ps = P.filter((p) => (!M.kind || p.kind === M.kind)
@@ -160,7 +162,7 @@
       && matches(M.q, p.id, p.name));
     const key = M.sort === 'name' ? (p) => p.id : M.sort === 'total' ? (p) => p.total : (p) => p.counts[M.sort];
     ps.sort((x, y) => { const a = key(x), b = key(y); const c = a < b ? -1 : a > b ? 1 : x.id < y.id ? -1 : 1; return (M.desc ? -c : c) || 0; });
-    const max = usedActions.map((a) => ps.reduce((m, p) => Math.max(m, p.counts[a]), 0));
+    const max = ps.reduce((m, p) => Math.max(m, ...usedActions.map((a) => p.counts[a])), 0);
     const sortBy = (k) => () => { M.desc = M.sort === k ? !M.desc : k !== 'name'; M.sort = k; drawMatrix(); };
     const th = (text, k, cls) => h('th', { class: [cls, M.sort === k ? 'sorted' : ''].join(' ').trim(), title: 'sort by ' + text, on: { click: sortBy(k) } }, text);
     const head = h('tr', {}, th('principal', 'name'), h('th', { text: 'kind' }), th('total', 'total', 'num'),
@@ -169,10 +171,10 @@
     for (const p of ps.slice(0, M.limit)) {
       body.appendChild(h('tr', { 'data-principal': p.id },
         h('th', {}, idNode(p.s, 'identity')), h('td', { text: KIND[p.kind] || '' }), h('td', { class: 'num', text: fmt(p.total) }),
-        usedActions.map((a, j) => {
+        usedActions.map((a) => {
           const n = p.counts[a];
-          const style = heat(n, max[j]);
-          return h('td', { class: 'cell' + (n && n * 2 > max[j] && max[j] > 1 ? ' hot' : ''), 'data-action': D.actions[a], 'data-count': n, style, title: n ? D.actions[a] + ': ' + n : null }, n ? fmt(n) : '');
+          const [style, hot] = heat(n, max);
+          return h('td', { class: 'cell' + (hot ? ' hot' : ''), 'data-action': D.actions[a], 'data-count': n, style, title: n ? D.actions[a] + ': ' + n : null }, n ? fmt(n) : '');
         })));
     }
     const more = ps.length > M.limit ? h('button', { type: 'button', class: 'more', on: { click: () => { M.limit += PAGE * 10; drawMatrix(); } } },

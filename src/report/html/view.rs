@@ -18,7 +18,8 @@ const PAGE: &str = include_str!("page.html");
 const CSS: &str = include_str!("report.css");
 const JS: &str = include_str!("report.js");
 
-/// How many identities a spotlight (and the impact's table by identity) lists.
+/// How many identities the first spotlight (and, three times as many, the impact's table by
+/// identity) lists; the other spotlights list half as many.
 const TOP: usize = 10;
 /// How many granting policies a spotlight row names.
 const GRANTS_SHOWN: usize = 6;
@@ -206,6 +207,7 @@ fn spotlight(
     page: &Page,
     names: &BTreeMap<String, String>,
     title: &str,
+    top_n: usize,
     pick: impl Fn(&Row) -> bool,
 ) -> Spotlight {
     let store = &page.store;
@@ -219,7 +221,7 @@ fn spotlight(
     let mut top: Vec<(u32, usize, HashMap<u32, usize>)> =
         per.into_iter().map(|(p, (n, sets))| (p, n, sets)).collect();
     top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    top.truncate(TOP);
+    top.truncate(top_n);
     let rows = top
         .into_iter()
         .map(|(p, count, sets)| {
@@ -250,6 +252,7 @@ fn spotlights(page: &Page, names: &BTreeMap<String, String>) -> Vec<Spotlight> {
         page,
         names,
         "May do the most (allowed decisions of every action)",
+        TOP,
         |r| !login[r.a as usize],
     )];
     for (title, actions, others) in SPOTLIGHTS {
@@ -258,7 +261,7 @@ fn spotlights(page: &Page, names: &BTreeMap<String, String>) -> Vec<Spotlight> {
             .iter()
             .map(|a| actions.iter().any(|x| x.name() == a))
             .collect();
-        let s = spotlight(page, names, title, |r| {
+        let s = spotlight(page, names, title, TOP / 2, |r| {
             picked[r.a as usize] && (r.others || !others)
         });
         if s.identities > 0 {

@@ -126,6 +126,14 @@ fn unescape(s: &str) -> String {
         .replace("&amp;", "&")
 }
 
+/// Text as Chromium writes it in a text node.
+fn escape_text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\u{a0}', "&nbsp;")
+}
+
 /// Every start tag `<tag …>` in `html`, as its attributes (in order of appearance).
 fn tags(html: &str, tag: &str) -> Vec<BTreeMap<String, String>> {
     let open = format!("<{tag}");

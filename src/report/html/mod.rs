@@ -15,6 +15,7 @@
 //! row and action types), [`crate::world`] (what an id is, display names, accounts).
 
 mod data;
+mod embed;
 mod view;
 
 use crate::audit::AuditOptions;
@@ -33,8 +34,9 @@ struct KeyInfo {
     identity: String,
     account: String,
     name: String,
-    /// `locked`, `disabled`, `expires …`, joined by `, ` (empty when none applies).
-    state: String,
+    locked: bool,
+    disabled: bool,
+    expires_at: Option<String>,
 }
 
 /// An account as the summary lists it.
@@ -173,7 +175,7 @@ impl Page {
         errored: usize,
         extra: &serde_json::Map<String, serde_json::Value>,
     ) -> std::io::Result<()> {
-        self.intern_context();
+        self.intern_context(extra);
         let mut store = std::mem::take(&mut self.store);
         // Keys of one account and owner sit together, so an admin's list is one run.
         let rank = |s: &str| match self.key(s) {
@@ -195,11 +197,19 @@ impl Page {
         view::render(&self, &encoded, names, errored, extra, out)
     }
 
-    /// Intern the accounts, and the owner and account of every key the rows name, so the
-    /// page can show and filter by them.
-    fn intern_context(&mut self) {
+    /// Intern the accounts, the subjects and accounts of the findings, and the owner and
+    /// account of every key the rows name, so the page can show and filter by them.
+    fn intern_context(&mut self, extra: &serde_json::Map<String, serde_json::Value>) {
         for a in &self.accounts {
             self.store.strings.id(&a.id);
+        }
+        let findings = extra.get("findings").and_then(|f| f.as_array());
+        for f in findings.into_iter().flatten() {
+            for k in ["subject", "account"] {
+                if let Some(s) = f.get(k).and_then(|v| v.as_str()) {
+                    self.store.strings.id(s);
+                }
+            }
         }
         let keys: Vec<(String, String)> = self
             .store
@@ -216,22 +226,13 @@ impl Page {
 }
 
 fn key_info(k: &crate::world::ApiKey) -> KeyInfo {
-    let mut state = Vec::new();
-    if k.locked {
-        state.push("locked".to_string());
-    }
-    if k.disabled {
-        state.push("disabled".to_string());
-    }
-    match &k.expires_at {
-        Some(t) => state.push(format!("expires {t}")),
-        None => state.push("never expires".to_string()),
-    }
     KeyInfo {
         identity: k.identity.clone(),
         account: k.account.clone(),
         name: k.name.clone(),
-        state: state.join(", "),
+        locked: k.locked,
+        disabled: k.disabled,
+        expires_at: k.expires_at.clone(),
     }
 }
 

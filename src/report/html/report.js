@@ -39,7 +39,21 @@
 
   const D = json('keyward-data');
   const S = D.strings;
-  const nameOf = (i) => D.names[i] || '';
+  const NAMES = D.names.split(',');
+  const nameOf = (i) => { const n = NAMES[i]; return n ? D.nameTexts[num(n) - 1] : ''; };
+  // The findings, their texts put back together (see embed.rs).
+  const FINDINGS = D.findings.rows.map((f) => {
+    const [rule, subject, account, message, advice, owner, name] = f;
+    const text = (t) => {
+      let out = D.findings.texts[t];
+      if (subject !== null) out = out.split('\u0001s').join(S[subject]);
+      if (owner !== undefined && owner !== null) out = out.split('\u0001o').join(S[owner]);
+      if (name !== undefined) out = out.split('\u0001n').join(D.findings.texts[name]);
+      return out;
+    };
+    return { rule, subject: subject === null ? '' : S[subject], subject_name: subject === null ? '' : nameOf(subject),
+      account: account === null ? '' : S[account], message: text(message), advice: text(advice) };
+  });
   const KIND = { u: 'user', s: 'service ID', k: 'API key', a: 'account', c: 'cluster', g: 'access group', l: 'classic key', '-': '' };
   const index = new Map();
   const idOf = (s) => { if (!index.size) S.forEach((x, i) => index.set(x, i)); return index.get(s); };
@@ -81,6 +95,15 @@
     let lo = 0, hi = l.length - 1;
     while (lo <= hi) { const m = (lo + hi) >> 1; if (l[m] === x) return true; if (l[m] < x) lo = m + 1; else hi = m - 1; }
     return false;
+  }
+  // An API key's identity, account and state (see embed.rs), or null for anything else.
+  function keyInfo(si) {
+    const k = rows().keys;
+    const text = k.first === null ? '' : k.info[si - k.first];
+    if (!text) return null;
+    const [o, a, f, e] = text.split('.');
+    const state = [num(f) & 1 ? 'locked' : '', num(f) & 2 ? 'disabled' : '', e === '' ? 'never expires' : 'expires ' + k.expiries[num(e)]];
+    return { identity: o === '' ? null : num(o), account: a === '' ? null : num(a), state: state.filter(Boolean).join(', ') };
   }
   // A principal's rows: [{a, set, list}], in action order.
   function segments(p) {
@@ -225,9 +248,10 @@
       }
     });
     const parts = [h('h2', {}, 'Who may act on ', idNode(ri))];
-    const key = r.keys[ri];
+    const key = keyInfo(ri);
     if (key) {
-      parts.push(h('p', { class: 'dim' }, 'API key of ', key[0] === null ? '?' : idNode(key[0], 'identity'), ' in ', key[1] === null ? '?' : S[key[1]], key[2] ? ' · ' + key[2] : ''));
+      parts.push(h('p', { class: 'dim' }, 'API key of ', key.identity === null ? '?' : idNode(key.identity, 'identity'),
+        ' in ', key.account === null ? '?' : S[key.account], ' · ' + key.state));
     } else if (KIND[D.kinds[ri]]) {
       parts.push(h('p', { class: 'dim', text: KIND[D.kinds[ri]] }));
     }
@@ -253,18 +277,18 @@
   // Findings.
   const F = { rule: '', account: '', q: '' };
   function drawFindings() {
-    const fs = D.findings.filter((f) => (!F.rule || f.rule === F.rule) && (!F.account || f.account === F.account)
+    const fs = FINDINGS.filter((f) => (!F.rule || f.rule === F.rule) && (!F.account || f.account === F.account)
       && matches(F.q, f.subject, f.subject_name, f.message));
     const row = (f) => h('tr', { class: 'finding', 'data-rule': f.rule },
       h('td', { text: f.rule }), h('td', {}, f.account ? h('code', { text: f.account }) : '-'),
       h('td', {}, h('code', { text: f.subject }), f.subject_name ? [' ', h('span', { class: 'name', text: f.subject_name })] : null),
       h('td', { text: f.message }), h('td', { text: f.advice }));
     $('findings').replaceChildren(fs.length ? pagedTable(['rule', 'account', 'subject', 'why', 'what to do'], fs, row, { id: 'findings-table' })
-      : h('p', { text: D.findings.length ? 'No finding matches.' : 'No findings.' }));
+      : h('p', { text: FINDINGS.length ? 'No finding matches.' : 'No findings.' }));
   }
   function findingsControls() {
-    const rules = [...new Set(D.findings.map((f) => f.rule))].sort();
-    const accounts = [...new Set(D.findings.map((f) => f.account).filter(Boolean))].sort();
+    const rules = [...new Set(FINDINGS.map((f) => f.rule))].sort();
+    const accounts = [...new Set(FINDINGS.map((f) => f.account).filter(Boolean))].sort();
     $('findings-controls').replaceChildren(
       select('rule', [['', 'all']].concat(rules.map((r) => [r, r])), F.rule, (v) => { F.rule = v; drawFindings(); }),
       select('account', [['', 'all']].concat(accounts.map((a) => [a, a])), F.account, (v) => { F.account = v; drawFindings(); }),

@@ -6,7 +6,8 @@
 //! Owns the page's view model and its rendering. Must not decide anything. May use the page's
 //! store ([`super::data`]) and [`crate::report::findings`] (the rules' titles).
 
-use super::data::{Encoded, Row, Store, b36};
+use super::data::{Encoded, Row, Store};
+use super::embed::{self, script_json};
 use super::{Page, called_by_keys, on_keys};
 use crate::decide::action::Action;
 use serde::Serialize;
@@ -167,7 +168,7 @@ fn bars(counts: Vec<(String, String, usize)>) -> Vec<Count> {
 }
 
 /// The name of a string, if the world gives it one (display names; an API key's name).
-fn name_of(page: &Page, names: &BTreeMap<String, String>, id: &str) -> String {
+pub(super) fn name_of(page: &Page, names: &BTreeMap<String, String>, id: &str) -> String {
     match names.get(id) {
         Some(n) => n.clone(),
         None => page
@@ -328,105 +329,6 @@ fn impact_json(view: &ImpactView) -> Value {
     json!({"changes": view.total, "summary": summary})
 }
 
-/// JSON for a `<script type="application/json">` element: `<`, `>` and `&` (and the JS line
-/// separators) escaped as `\uXXXX`, so no string inside can end the element or open a comment.
-fn script_json(v: &Value) -> String {
-    let text = v.to_string();
-    let mut out = String::with_capacity(text.len() + text.len() / 16);
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// The data the script reads at once: strings, names, kinds, policies, reason sets, the
-/// principals with their counts per action, findings and changes.
-fn page_data(page: &Page, enc: &Encoded, names: &BTreeMap<String, String>, f: &[Value]) -> Value {
-    let store = &page.store;
-    let strings = &store.strings.all;
-    let mut named = serde_json::Map::new();
-    for (i, s) in strings.iter().enumerate() {
-        let n = name_of(page, names, s);
-        if !n.is_empty() {
-            named.insert(i.to_string(), Value::String(n));
-        }
-    }
-    let kinds: String = strings.iter().map(|s| page.kind(s)).collect();
-    let principals: Vec<Value> = enc
-        .principals
-        .iter()
-        .zip(&enc.counts)
-        .map(|(&p, counts)| {
-            let id = &strings[p as usize];
-            let accounts: Vec<String> = page
-                .accounts_of(id)
-                .iter()
-                .filter_map(|a| store.strings.get(a))
-                .map(|a| b36(a.into()))
-                .collect();
-            let counts: Vec<String> = counts
-                .iter()
-                .map(|(a, n)| format!("{}:{}", b36((*a).into()), b36(*n as u64)))
-                .collect();
-            json!([p, accounts.join(","), counts.join(",")])
-        })
-        .collect();
-    let policies: Vec<Value> = store
-        .policies
-        .iter()
-        .map(|p| json!([p.id, p.rules.join(", "), p.doc, p.forbid]))
-        .collect();
-    let side = |s: &super::data::Side| json!([s.allow, s.set, s.errors]);
-    let changes: Vec<Value> = store
-        .changes
-        .iter()
-        .map(|c| json!([c.gained, c.p, c.a, c.r, side(&c.before), side(&c.after)]))
-        .collect();
-    let findings: Vec<Value> = f.iter().map(|f| finding_named(page, names, f)).collect();
-    let accounts: Vec<&str> = page.accounts.iter().map(|a| a.id.as_str()).collect();
-    json!({
-        "actions": store.actions, "strings": strings, "names": named, "kinds": kinds,
-        "policies": policies, "sets": store.sets, "principals": principals,
-        "findings": findings, "changes": changes, "accounts": accounts,
-        "against": page.against,
-    })
-}
-
-/// A finding with the display name of its subject beside it (`subject_name`).
-fn finding_named(page: &Page, names: &BTreeMap<String, String>, f: &Value) -> Value {
-    let mut f = f.clone();
-    let subject = f.get("subject").and_then(Value::as_str).unwrap_or_default();
-    let name = name_of(page, names, subject);
-    if let (false, Some(o)) = (name.is_empty(), f.as_object_mut()) {
-        o.insert("subject_name".into(), Value::String(name));
-    }
-    f
-}
-
-/// The data the script reads on the first drill-down: each principal's rows as segments, the
-/// shared resource lists, and each API key's identity, account and state.
-fn rows_data(page: &Page, enc: &Encoded) -> Value {
-    let strings = &page.store.strings;
-    let mut keys = serde_json::Map::new();
-    for (i, s) in strings.all.iter().enumerate() {
-        if let Some(k) = page.key(s) {
-            let id = |x: &str| strings.get(x).map_or(Value::Null, |n| json!(n));
-            keys.insert(
-                i.to_string(),
-                json!([id(&k.identity), id(&k.account), k.state]),
-            );
-        }
-    }
-    json!({"segments": enc.segments, "lists": enc.lists, "keys": keys})
-}
-
 /// Render the page.
 pub(super) fn render(
     page: &Page,
@@ -492,8 +394,8 @@ pub(super) fn render(
         impact => Serde(&impact),
         summary_json => safe(script_json(&summary)),
         impact_json => safe(impact.as_ref().map(|i| script_json(&impact_json(i))).unwrap_or_default()),
-        data_json => safe(script_json(&page_data(page, enc, names, &findings))),
-        rows_json => safe(script_json(&rows_data(page, enc))),
+        data_json => safe(script_json(&embed::page_data(page, enc, names, &findings))),
+        rows_json => safe(script_json(&embed::rows_data(page, enc))),
         css => safe(CSS.to_string()),
         js => safe(JS.to_string()),
     };

@@ -375,16 +375,21 @@ fn a_filtered_matrix_shows_every_principal_with_the_json_counts_and_a_click_dril
             "{card}: {text}"
         );
     }
-    // The findings table: one row per finding.
+    // The findings table: one row per finding, with its text and advice as findings says.
     let findings = json(&["findings", "--world", ACME, "--format", "json"]);
-    let rows_shown = tags(section(&dom, "findings-table", "table"), "tr")
+    let findings = findings["findings"].as_array().expect("findings");
+    let table = section(&dom, "findings-table", "table");
+    let rows_shown = tags(table, "tr")
         .into_iter()
         .filter(|t| t.get("class").is_some_and(|c| c == "finding"))
         .count();
-    assert_eq!(
-        rows_shown,
-        findings["findings"].as_array().map_or(0, Vec::len)
-    );
+    assert_eq!(rows_shown, findings.len());
+    for f in findings {
+        for text in [s(f, "message"), s(f, "advice")] {
+            let cell = format!("<td>{}</td>", escape_text(&text));
+            assert!(table.contains(&cell), "no cell {cell}");
+        }
+    }
 }
 
 #[test]

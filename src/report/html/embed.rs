@@ -142,7 +142,9 @@ fn findings_data(page: &Page, findings: &[Value]) -> Value {
             let mut row = json!([
                 get("rule"),
                 strings.get(subject),
-                f.get("account").and_then(Value::as_str).and_then(|a| strings.get(a)),
+                f.get("account")
+                    .and_then(Value::as_str)
+                    .and_then(|a| strings.get(a)),
                 message,
                 advice
             ]);

@@ -329,6 +329,25 @@ fn impact_json(view: &ImpactView) -> Value {
     json!({"changes": view.total, "summary": summary})
 }
 
+/// The summary's bars of allowed decisions per action, in table order.
+fn per_action(store: &Store, summary: &Value) -> Vec<Count> {
+    let counts = store.actions.iter().map(|a| {
+        let n = summary["allowed_by_action"].get(a).and_then(Value::as_u64);
+        (a.clone(), a.clone(), n.unwrap_or(0) as usize)
+    });
+    bars(counts.collect())
+}
+
+/// The summary's bars of findings per rule, every rule F1-F6 (with 0 when none).
+fn per_rule(findings: &[Value]) -> Vec<Count> {
+    let by_rule = findings_by_rule(findings);
+    let counts = crate::report::findings::TITLES.iter().map(|(r, t)| {
+        let n = by_rule.get(*r).copied().unwrap_or(0);
+        (r.to_string(), t.to_string(), n)
+    });
+    bars(counts.collect())
+}
+
 /// Render the page.
 pub(super) fn render(
     page: &Page,
@@ -345,25 +364,7 @@ pub(super) fn render(
     };
     let summary = summary(store, &findings);
     let num = |k: &str| summary.get(k).and_then(Value::as_u64).unwrap_or(0);
-    let per_action = store
-        .actions
-        .iter()
-        .map(|a| {
-            let n = summary["allowed_by_action"].get(a).and_then(Value::as_u64);
-            (a.clone(), a.clone(), n.unwrap_or(0) as usize)
-        })
-        .collect();
-    let by_rule = findings_by_rule(&findings);
-    let rules = crate::report::findings::TITLES
-        .iter()
-        .map(|(r, t)| {
-            (
-                r.to_string(),
-                t.to_string(),
-                by_rule.get(*r).copied().unwrap_or(0),
-            )
-        })
-        .collect();
+    let (per_action, rules) = (per_action(store, &summary), per_rule(&findings));
     let impact = impact_view(page, names);
     let accounts: Vec<Value> = page
         .accounts
@@ -388,8 +389,8 @@ pub(super) fn render(
         errored => errored,
         stats => extra.get("stats").and_then(Value::as_str).unwrap_or_default(),
         accounts => Serde(&accounts),
-        per_action => Serde(bars(per_action)),
-        rules => Serde(bars(rules)),
+        per_action => Serde(per_action),
+        rules => Serde(rules),
         spotlights => Serde(spotlights(page, names)),
         impact => Serde(&impact),
         summary_json => safe(script_json(&summary)),

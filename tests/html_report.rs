@@ -291,6 +291,17 @@ fn the_summary_element_gives_the_json_reports_numbers_for_each_filter() {
                 "keys"
             ]
         );
+        // The same figures as plain HTML, readable without the script.
+        for (action, n) in got["allowed_by_action"].as_object().expect("per action") {
+            let row = format!(
+                "<tr data-action=\"{action}\"><th><code>{action}</code></th><td class=\"num\">{n}</td>"
+            );
+            assert!(html.contains(&row), "no summary row {row}");
+        }
+        for card in ["identities", "keys", "decisions"] {
+            let text = format!("id=\"card-{card}\">{}</span>", got[card]);
+            assert!(html.contains(&text), "no card {text}");
+        }
     }
 }
 

@@ -23,6 +23,8 @@ pub enum FormatArg {
     Csv,
     /// A Markdown table.
     Markdown,
+    /// One self-contained HTML page (audit only).
+    Html,
 }
 
 /// `--format` for commands that print text or JSON only.

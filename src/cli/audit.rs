@@ -68,6 +68,9 @@ struct AuditCli {
     /// Never show progress on stderr.
     #[arg(long)]
     no_progress: bool,
+    /// Write the report to this file instead of standard output (`-`: standard output).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
 
 /// Options of `keyward audit`.
@@ -96,6 +99,7 @@ pub fn exec(a: Args) -> Outcome {
         FormatArg::Jsonl => AuditFormat::Jsonl,
         FormatArg::Csv => AuditFormat::Csv,
         FormatArg::Markdown => AuditFormat::Markdown,
+        FormatArg::Html => AuditFormat::Html,
     };
     // Progress only on a terminal, and not when a program reads json/jsonl from stdout.
     let machine = matches!(format, AuditFormat::Json | AuditFormat::Jsonl)
@@ -133,8 +137,18 @@ pub fn exec(a: Args) -> Outcome {
         against_world: c.against_world,
         progress: !c.no_progress && !machine && std::io::stderr().is_terminal(),
     };
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out: Box<dyn Write> = match c.out.filter(|p| p.as_os_str() != "-") {
+        Some(p) => match std::fs::File::create(&p) {
+            Ok(f) => Box::new(std::io::BufWriter::new(f)),
+            Err(e) => {
+                return Outcome::from(Problem::arg(
+                    "--out",
+                    format!("cannot write {}: {e}", p.display()),
+                ));
+            }
+        },
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
     audit(&common, &args, &mut out).in_format(errors)
 }
 
@@ -173,6 +187,7 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn Write) -> Outcome {
         let engine = load_engine(common)?;
         let filters = super::names::audit_filters(&engine.tr.world, &a.opts)?;
         let progress = progress_bar(a.progress);
+        let mut changed = None;
         if !a.against_policies.is_empty()
             || !a.against_variants.is_empty()
             || a.against_world.is_some()
@@ -180,12 +195,16 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn Write) -> Outcome {
             let other = load_engine(&against(common, a))?;
             let changes = impact::impact(&engine, &other, &filters, &progress)
                 .map_err(|e| Problem::new("", Default::default(), "", e.to_string()))?;
-            crate::report::impact::write(&changes, a.format, out).map_err(Outcome::io)?;
-            return Ok(Outcome::default());
+            if a.format != AuditFormat::Html {
+                crate::report::impact::write(&changes, a.format, out).map_err(Outcome::io)?;
+                return Ok(Outcome::default());
+            }
+            changed = Some(changes); // the page shows the impact beside the audit
         }
         let mut writer = AuditWriter::new(&mut *out, a.format, a.by)
             .map_err(Outcome::io)?
-            .with_names(display_names(&engine.tr.world));
+            .with_names(display_names(&engine.tr.world))
+            .with_page(&engine, &filters, changed);
         let mut failed = None;
         let stats = audit::audit(
             &engine,
@@ -203,7 +222,7 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn Write) -> Outcome {
             return Err(Outcome::io(e));
         }
         let stats = stats.map_err(|e| Problem::new("", Default::default(), "", e.to_string()))?;
-        let with_findings = a.findings || a.format == AuditFormat::Text;
+        let with_findings = a.findings || matches!(a.format, AuditFormat::Text | AuditFormat::Html);
         let found = if with_findings {
             findings::findings(&engine)
         } else {

@@ -30,6 +30,10 @@ pub fn write(changes: &[Change], format: AuditFormat, out: &mut dyn Write) -> Re
         AuditFormat::Csv => csv(changes, out),
         AuditFormat::Text => text(changes, &per_action, out),
         AuditFormat::Markdown => markdown(changes, &per_action, out),
+        // The page shows the change impact beside the audit (crate::report::html).
+        AuditFormat::Html => Err(std::io::Error::other(
+            "the html change impact is part of the audit page",
+        )),
     }
 }
 

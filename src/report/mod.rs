@@ -5,6 +5,7 @@ pub mod apply;
 pub mod changes;
 pub mod explain;
 pub mod findings;
+pub mod html;
 pub mod impact;
 pub mod log;
 pub mod run;
@@ -108,6 +109,8 @@ pub enum AuditFormat {
     Jsonl,
     Csv,
     Markdown,
+    /// One self-contained page ([`html`]).
+    Html,
 }
 
 /// How the text and markdown views group rows.
@@ -170,6 +173,8 @@ pub struct AuditWriter<W: std::io::Write> {
     errored: usize,
     /// Display names of principals, shown beside their ids in the text and markdown views.
     names: BTreeMap<String, String>,
+    /// The page being filled, for the html format.
+    page: Option<Box<html::Page>>,
 }
 
 impl<W: std::io::Write> AuditWriter<W> {
@@ -183,6 +188,7 @@ impl<W: std::io::Write> AuditWriter<W> {
             kept: Vec::new(),
             errored: 0,
             names: BTreeMap::new(),
+            page: None,
         };
         match format {
             AuditFormat::Csv => writeln!(w.out, "principal,action,resource,args,reasons")?,
@@ -196,6 +202,19 @@ impl<W: std::io::Write> AuditWriter<W> {
     /// views; the data formats keep ids only.
     pub fn with_names(mut self, names: BTreeMap<String, String>) -> Self {
         self.names = names;
+        self
+    }
+
+    /// For the html format: the page of this audit (see [`html::Page::new`]).
+    pub fn with_page(
+        mut self,
+        engine: &crate::decide::engine::Engine,
+        opts: &crate::audit::AuditOptions,
+        changes: Option<Vec<crate::audit::impact::Change>>,
+    ) -> Self {
+        if self.format == AuditFormat::Html {
+            self.page = Some(Box::new(html::Page::new(engine, opts, changes)));
+        }
         self
     }
 
@@ -231,6 +250,11 @@ impl<W: std::io::Write> AuditWriter<W> {
                 )?;
             }
             AuditFormat::Text | AuditFormat::Markdown => self.kept.push(d),
+            AuditFormat::Html => {
+                if let Some(p) = &mut self.page {
+                    p.row(&d);
+                }
+            }
         }
         self.rows += 1;
         Ok(())
@@ -321,6 +345,11 @@ impl<W: std::io::Write> AuditWriter<W> {
                     self.rows
                 )?;
                 write!(self.out, "{text_extra}")?;
+            }
+            AuditFormat::Html => {
+                if let Some(p) = self.page.take() {
+                    p.write(&mut self.out, &self.names, self.errored, &json_extra)?;
+                }
             }
             _ => {}
         }

@@ -134,3 +134,13 @@ fn sorted<'a>(scored: &[(usize, &'a str)]) -> Vec<&'a str> {
     v.sort_unstable();
     v
 }
+
+/// The account `value` names (its id, or a name naming one account); unknown is bad input
+/// for `--account` with the nearest ids.
+pub fn account(w: &World, value: &str) -> Result<String, Problem> {
+    let o = AuditOptions {
+        account: Some(value.to_string()),
+        ..AuditOptions::default()
+    };
+    Ok(audit_filters(w, &o)?.account.unwrap_or_default())
+}

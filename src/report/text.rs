@@ -50,14 +50,15 @@ pub fn csv_list<'a>(items: impl Iterator<Item = (&'a str, Option<&'a str>)>) -> 
     items.collect::<Vec<_>>().join(";")
 }
 
+/// `n` and `one` when `n` is 1, else `n` and `many` (`1 policy`, `2 policies`).
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// `n` and a noun, plural unless `n` is 1 (`1 account`, `2 accounts`); `noun` is the
 /// singular, made plural with an `s` on its last word.
 pub fn count(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("{n} {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
+    plural(n, noun, &format!("{noun}s"))
 }
 
 #[cfg(test)]

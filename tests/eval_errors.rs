@@ -61,7 +61,11 @@ fn the_audit_counts_decisions_whose_evaluation_failed() {
     // Every caller (13 users, 3 service IDs) on every user API key of acme's world.
     assert!(n > 0, "{}", sets["stats"]);
     assert_eq!(naive["errored_decisions"].as_u64(), Some(n), "exact");
-    assert_eq!(sets["stats"]["errored_decisions"].as_u64(), Some(n), "the stats say it too");
+    assert_eq!(
+        sets["stats"]["errored_decisions"].as_u64(),
+        Some(n),
+        "the stats say it too"
+    );
     // None of them is a row: they deny.
     let rows = sets["decisions"].as_array().unwrap();
     assert!(

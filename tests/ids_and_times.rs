@@ -400,7 +400,11 @@ fn text_output_never_holds_a_raw_control_character() {
             cells = l.matches(" | ").count();
         }
         assert!(cells >= 2, "a table starts with a header: {l}");
-        assert_eq!(l.matches(" | ").count(), cells, "a table row keeps its cells: {l}");
+        assert_eq!(
+            l.matches(" | ").count(),
+            cells,
+            "a table row keeps its cells: {l}"
+        );
     }
 }
 

@@ -5,8 +5,8 @@
 use super::args::{Check, Checked, CommonArgs, FormatArg};
 use super::findings::Selection;
 use super::{Common, Exit, Outcome, load_engine, outcome};
-use crate::decide::engine::Engine;
 use crate::audit::{self, AuditOptions, findings, impact};
+use crate::decide::engine::Engine;
 use crate::report::{AuditFormat, AuditWriter, GroupBy};
 use crate::world::problem::Problem;
 use clap::ValueEnum;

@@ -1,8 +1,8 @@
 //! `keyward generate`: a valid, realistic world as YAML, the same for the same arguments.
 
-use crate::report::text::count;
 use super::{Exit, Outcome, outcome};
 use crate::decide::policy::{self, PolicyOptions};
+use crate::report::text::count;
 use crate::world::generate::{self as gen_world, GenerateOptions, KEY_LIMIT};
 use crate::world::problem::Problem;
 use std::path::PathBuf;

@@ -9,8 +9,8 @@
 
 use crate::audit::AuditOptions;
 use crate::decide::action::Action;
-use crate::decide::request::actions;
 use crate::decide::request::RequestSpec;
+use crate::decide::request::actions;
 use crate::world::names::{resolve, resolve_resource_group};
 use crate::world::problem::Problem;
 use crate::world::{IdKind, World};
@@ -72,7 +72,12 @@ pub fn audit_filters(w: &World, o: &AuditOptions) -> Result<AuditOptions, Proble
     };
     // Login's principals are API keys; every kind of thing may be some action's resource.
     let callers = [IdKind::User, IdKind::ServiceId, IdKind::ApiKey];
-    known(&o.principal, &callers, "user, service ID or API key of this world", "--principal")?;
+    known(
+        &o.principal,
+        &callers,
+        "user, service ID or API key of this world",
+        "--principal",
+    )?;
     let all = [
         IdKind::User,
         IdKind::ServiceId,
@@ -80,10 +85,18 @@ pub fn audit_filters(w: &World, o: &AuditOptions) -> Result<AuditOptions, Proble
         IdKind::Cluster,
         IdKind::ApiKey,
     ];
-    known(&o.resource, &all, "user, service ID, account, cluster or API key of this world",
+    known(
+        &o.resource,
+        &all,
+        "user, service ID, account, cluster or API key of this world",
         "--resource",
     )?;
-    known(&o.account, &[IdKind::Account], "account of this world", "--account")?;
+    known(
+        &o.account,
+        &[IdKind::Account],
+        "account of this world",
+        "--account",
+    )?;
     if let Some(a) = &o.action {
         if a.parse::<Action>().is_err() {
             return Err(unknown("--action", a, "action keyward knows", actions()));

@@ -83,7 +83,6 @@ impl Outcome {
         }
         Outcome::usage(format!("error: cannot write output: {e}"))
     }
-
 }
 
 /// End the process now, quietly with status 0, because the reader closed the pipe: for a
@@ -119,7 +118,10 @@ pub fn outcome(body: impl FnOnce() -> Result<Outcome, Outcome>) -> Outcome {
 impl Termination for Outcome {
     fn report(self) -> ExitCode {
         let mut stdout = std::io::stdout().lock();
-        match stdout.write_all(self.stdout.as_bytes()).and_then(|()| stdout.flush()) {
+        match stdout
+            .write_all(self.stdout.as_bytes())
+            .and_then(|()| stdout.flush())
+        {
             Err(e) if closed_pipe(&e) => return ExitCode::SUCCESS,
             // Any other failure of stdout has nowhere to be reported; the status still is.
             _ => {}

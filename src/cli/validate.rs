@@ -1,10 +1,10 @@
 //! `keyward validate`: the policies against the schema (strict) and, with `--world`, the world.
 
-use crate::report::text::{count, plural};
 use super::args::CommonArgs;
 use super::{Common, Exit, Format, Outcome};
 use crate::decide::engine::Engine;
 use crate::decide::policy::{self, PolicyBundle, PolicyInfo};
+use crate::report::text::{count, plural};
 use crate::world::problem::Problem;
 use crate::world::yaml::Pos;
 

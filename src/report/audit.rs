@@ -265,11 +265,7 @@ impl<W: std::io::Write> AuditWriter<W> {
         writeln!(self.out, "{gap}{triples}{errored}")?;
         match tail.findings {
             Some(found) if md => write!(self.out, "\n{}", findings_markdown(found)),
-            Some(found) => write!(
-                self.out,
-                "\n{}",
-                super::findings::findings_text(found)
-            ),
+            Some(found) => write!(self.out, "\n{}", super::findings::findings_text(found)),
             None => Ok(()),
         }
     }
@@ -334,6 +330,9 @@ pub fn findings_markdown(found: &[Finding]) -> String {
             md_cell(&f.advice)
         ));
     }
-    s.push_str(&format!("\n{}\n", super::text::count(found.len(), "finding")));
+    s.push_str(&format!(
+        "\n{}\n",
+        super::text::count(found.len(), "finding")
+    ));
     s
 }

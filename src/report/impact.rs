@@ -78,7 +78,11 @@ fn json(changes: &[Change], per_action: &PerAction, out: &mut dyn Write) -> Resu
 fn csv(changes: &[Change], out: &mut dyn Write) -> Result<()> {
     writeln!(out, "change,principal,action,resource,args,before,after")?;
     for c in changes {
-        let args = c.after.args.iter().map(|(k, v)| (k.as_str(), Some(v.as_str())));
+        let args = c
+            .after
+            .args
+            .iter()
+            .map(|(k, v)| (k.as_str(), Some(v.as_str())));
         let args = csv_list(args);
         let f = csv_field;
         writeln!(
@@ -135,8 +139,16 @@ fn markdown(changes: &[Change], per_action: &PerAction, out: &mut dyn Write) -> 
 
 /// The closing lines of the text and markdown reports: how many differ, and per action.
 fn totals(changes: &[Change], per_action: &PerAction, out: &mut dyn Write) -> Result<()> {
-    let differ = if changes.len() == 1 { "differs" } else { "differ" };
-    writeln!(out, "\n{} {differ}", super::text::count(changes.len(), "decision"))?;
+    let differ = if changes.len() == 1 {
+        "differs"
+    } else {
+        "differ"
+    };
+    writeln!(
+        out,
+        "\n{} {differ}",
+        super::text::count(changes.len(), "decision")
+    )?;
     for (a, (g, r)) in per_action {
         writeln!(out, "  {:<24} {g} gained, {r} revoked", esc(a))?;
     }

@@ -16,8 +16,8 @@ pub mod validate;
 
 use crate::decide::action::{Action, Label};
 use crate::decide::engine::{Decision, Verdict};
-use std::fmt::Write as _;
 pub use audit::AuditWriter;
+use std::fmt::Write as _;
 use text::esc;
 
 /// A decision as JSON (INTERFACE.md: decision, principal, action, resource, reasons, errors).

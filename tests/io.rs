@@ -75,7 +75,7 @@ fn a_world_on_standard_input_decides_like_its_file() {
         (vec!["check"], req.to_vec()),
         (vec!["check"], [&req[..], &["--format", "json"]].concat()),
         (vec!["audit"], vec!["--format", "jsonl"]),
-        (vec!["audit"], vec!["--principal", "bob"]),
+        (vec!["audit"], vec!["--principal", "ivan"]),
         (vec!["export"], vec![]),
         (vec!["export"], req.to_vec()),
         (vec!["findings"], vec!["--format", "json"]),
@@ -85,7 +85,19 @@ fn a_world_on_standard_input_decides_like_its_file() {
         let what = format!("{before:?} {after:?}");
         assert_eq!(file.code, stdin.code, "{what}: {}", stdin.stderr);
         assert!(!file.stdout.is_empty(), "{what}");
-        assert_eq!(file.stdout, stdin.stdout, "{what}: {}", stdin.stderr);
+        // The audit's work figures (its summary line) depend on how threads shared the work.
+        let rows = |s: &str| -> Vec<String> {
+            s.lines()
+                .filter(|l| !l.starts_with("{\"type\":\"summary\""))
+                .map(str::to_string)
+                .collect()
+        };
+        assert_eq!(
+            rows(&file.stdout),
+            rows(&stdin.stdout),
+            "{what}: {}",
+            stdin.stderr
+        );
     }
     let (file, stdin) = file_and_stdin(&["validate"], &[]);
     assert_eq!((file.code, stdin.code), (0, 0), "{}", stdin.stderr);

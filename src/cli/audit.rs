@@ -3,8 +3,10 @@
 //! (streamed for jsonl/csv/json), so huge audits never sit in memory.
 
 use super::args::{Check, Checked, FormatArg, NowArg, PolicyArgs, WorldArgs};
-use super::{Common, Format, Outcome, load_engine, outcome};
+use super::findings::Selection;
+use super::{Common, Exit, Format, Outcome, load_engine, outcome};
 use crate::audit::{self, AuditOptions, findings, impact};
+use crate::decide::engine::Engine;
 use crate::report::{AuditFormat, AuditWriter, GroupBy};
 use crate::world::problem::Problem;
 use clap::ValueEnum;
@@ -50,7 +52,7 @@ struct AuditCli {
     /// Group the text and markdown views by principal (what may each do) or by resource (who may).
     #[arg(long, value_enum, default_value = "principal")]
     by: ByArg,
-    /// Add findings F1-F6 (the text report always has them).
+    /// Add findings F1-F6 (the text report always has them), narrowed to the filters.
     #[arg(long)]
     findings: bool,
     /// Decide every candidate triple one by one with Cedar (slow; to cross-check).
@@ -65,6 +67,9 @@ struct AuditCli {
     /// Change impact: compare with another world.
     #[arg(long, value_name = "FILE")]
     against_world: Option<PathBuf>,
+    /// A gate for change impact: exit 3 when any decision differs (0 when none).
+    #[arg(long)]
+    fail_on_change: bool,
     /// Never show progress on stderr.
     #[arg(long)]
     no_progress: bool,
@@ -87,6 +92,8 @@ pub struct AuditArgs {
     pub against_variants: Vec<String>,
     /// Compare with another world.
     pub against_world: Option<PathBuf>,
+    /// A gate: exit 3 when the change impact finds a decision that differs.
+    pub fail_on_change: bool,
     /// Show progress on stderr (when it is a terminal) for audits over a second.
     pub progress: bool,
 }
@@ -101,9 +108,11 @@ pub fn exec(a: Args) -> Outcome {
         FormatArg::Markdown => AuditFormat::Markdown,
         FormatArg::Html => AuditFormat::Html,
     };
-    // Progress only on a terminal, and not when a program reads json/jsonl from stdout.
-    let machine = matches!(format, AuditFormat::Json | AuditFormat::Jsonl)
-        && !std::io::stdout().is_terminal();
+    // Progress goes to stderr when it is a terminal, whatever stdout is, except when stdout
+    // is that terminal too and rows stream onto it (they would tear the bar); text and
+    // markdown print only at the end.
+    let streams = !matches!(format, AuditFormat::Text | AuditFormat::Markdown);
+    let onto_bar = streams && std::io::stdout().is_terminal();
     let c = a.audit;
     // A JSON error object for the JSON formats (one line: a jsonl reader reads it too).
     let errors = match format {
@@ -135,7 +144,8 @@ pub fn exec(a: Args) -> Outcome {
         against_policies: c.against_policies,
         against_variants: c.against_variant,
         against_world: c.against_world,
-        progress: !c.no_progress && !machine && std::io::stderr().is_terminal(),
+        fail_on_change: c.fail_on_change,
+        progress: !c.no_progress && !onto_bar && std::io::stderr().is_terminal(),
     };
     let mut out: Box<dyn Write> = match c.out.filter(|p| p.as_os_str() != "-") {
         Some(p) => match std::fs::File::create(&p) {
@@ -152,59 +162,114 @@ pub fn exec(a: Args) -> Outcome {
     audit(&common, &args, &mut out).in_format(errors)
 }
 
-/// A progress bar on stderr that appears only after a second, and only when asked for.
-fn progress_bar(enabled: bool) -> impl Fn(usize, usize) + Sync {
-    let start = std::time::Instant::now();
-    let bar = indicatif::ProgressBar::hidden();
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {pos}/{len} groups ({eta} left)",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let shown = std::sync::atomic::AtomicBool::new(false);
-    move |done: usize, total: usize| {
-        if !enabled {
+/// Progress on stderr: a spinner while a world loads, then a bar that appears after a
+/// second, with an estimate of the time left once it can be trusted.
+struct Progress {
+    enabled: bool,
+    bar: indicatif::ProgressBar,
+    start: std::time::Instant,
+}
+
+/// The estimate of the time left is shown once this share of the work is done, and after
+/// [`ETA_AFTER`]: the first pairs include warming up and say little about the rest.
+const ETA_SHARE: f64 = 0.05;
+const ETA_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl Progress {
+    fn new(enabled: bool) -> Self {
+        let bar = indicatif::ProgressBar::hidden();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "auditing [{bar:30}] {percent:>3}%  {human_pos} of {human_len} (action, resource) pairs{msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Progress {
+            enabled,
+            bar,
+            start: std::time::Instant::now(),
+        }
+    }
+
+    /// A spinner saying what loads, until `work` returns.
+    fn loading<T>(&self, what: &str, work: impl FnOnce() -> T) -> T {
+        if !self.enabled {
+            return work();
+        }
+        let spinner = indicatif::ProgressBar::new_spinner();
+        spinner.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        spinner.set_message(format!("loading {what}"));
+        spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+        let out = work();
+        spinner.finish_and_clear();
+        out
+    }
+
+    /// `done` of `total` (action, resource) pairs are audited.
+    fn report(&self, done: usize, total: usize) {
+        if !self.enabled {
             return;
         }
-        if !shown.load(std::sync::atomic::Ordering::Relaxed)
-            && start.elapsed() > std::time::Duration::from_secs(1)
-        {
-            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-            shown.store(true, std::sync::atomic::Ordering::Relaxed);
+        let elapsed = self.start.elapsed();
+        if self.bar.is_hidden() && elapsed > std::time::Duration::from_secs(1) {
+            self.bar
+                .set_draw_target(indicatif::ProgressDrawTarget::stderr());
         }
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
+        self.bar.set_length(total as u64);
+        self.bar.set_position(done as u64);
+        let share = done as f64 / total.max(1) as f64;
+        if share >= ETA_SHARE && elapsed >= ETA_AFTER && done < total {
+            // Linear from the start of this phase: steady, unlike a rate of the last steps.
+            let left = indicatif::HumanDuration(elapsed.mul_f64((1.0 - share) / share));
+            self.bar.set_message(format!(", about {left} left"));
+        }
         if done >= total {
-            bar.finish_and_clear();
+            self.clear();
         }
+    }
+
+    fn clear(&self) {
+        self.bar.finish_and_clear();
     }
 }
 
 /// The audit, or the change impact when any `--against-…` is given, written to `out`.
 pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn Write) -> Outcome {
     outcome(|| {
-        let engine = load_engine(common)?;
+        let impact = is_impact(a);
+        if a.fail_on_change && !impact {
+            return Err(Problem::arg(
+                "--fail-on-change",
+                "it gates a change impact: give --against-policies, --against-variant or --against-world",
+            )
+            .into());
+        }
+        let loading = Progress::new(a.progress);
+        let what = common
+            .world
+            .as_ref()
+            .map_or_else(|| "the world".to_string(), |w| w.display().to_string());
+        let engine = loading.loading(&what, || load_engine(common))?;
         let filters = super::names::audit_filters(&engine.tr.world, &a.opts)?;
-        let progress = progress_bar(a.progress);
         let mut changed = None;
-        if !a.against_policies.is_empty()
-            || !a.against_variants.is_empty()
-            || a.against_world.is_some()
-        {
-            let other = load_engine(&against(common, a))?;
-            let changes = impact::impact(&engine, &other, &filters, &progress)
-                .map_err(|e| Problem::new("", Default::default(), "", e.to_string()))?;
+        if impact {
+            let other = against_side(common, a);
+            let other = loading.loading("the other side", || load_engine(&other))?;
+            let changes = changes(&engine, &other, &filters, a)?;
             if a.format != AuditFormat::Html {
-                crate::report::impact::write(&changes, a.format, out).map_err(Outcome::io)?;
-                return Ok(Outcome::default());
+                return write_impact(&changes, a, out);
             }
             changed = Some(changes); // the page shows the impact beside the audit
         }
-        let mut writer = AuditWriter::new(&mut *out, a.format, a.by)
+        let progress = Progress::new(a.progress);
+        let legend = crate::report::audit::legend_json(engine.bundle.info.values());
+        let mut writer = AuditWriter::new(&mut *out, a.format, a.by, legend)
             .map_err(Outcome::io)?
             .with_names(display_names(&engine.tr.world))
-            .with_page(&engine, &filters, changed);
+            .with_page(&engine, &filters, changed.clone());
         let mut failed = None;
         let stats = audit::audit(
             &engine,
@@ -212,46 +277,83 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn Write) -> Outcome {
             |d| {
                 if failed.is_none() {
                     if let Err(e) = writer.row(d) {
+                        if super::outcome::closed_pipe(&e) {
+                            progress.clear();
+                            super::outcome::end_on_closed_pipe();
+                        }
                         failed = Some(e);
                     }
                 }
             },
-            &progress,
+            &|done, total| progress.report(done, total),
         );
+        progress.clear();
         if let Some(e) = failed {
             return Err(Outcome::io(e));
         }
         let stats = stats.map_err(|e| Problem::new("", Default::default(), "", e.to_string()))?;
+        // The page always shows findings, as the text report does.
         let with_findings = a.findings || matches!(a.format, AuditFormat::Text | AuditFormat::Html);
-        let found = if with_findings {
-            findings::findings(&engine)
-        } else {
-            Vec::new()
+        let shown =
+            with_findings.then(|| selection(&filters).apply(&engine, findings::findings(&engine)));
+        let tail = crate::report::audit::Tail {
+            findings: shown.as_deref(),
+            stats: &stats,
         };
-        let mut json_extra = serde_json::Map::new();
-        let mut text_extra = String::new();
-        if with_findings {
-            json_extra.insert(
-                "findings".into(),
-                crate::report::findings::findings_json(&found),
-            );
-            text_extra = format!("\n{}", crate::report::findings::findings_text(&found));
-        }
-        json_extra.insert("stats".into(), serde_json::Value::String(stats.summary()));
-        writer.errored(stats.errored());
-        writer
-            .finish(json_extra, &text_extra)
-            .map_err(Outcome::io)?;
-        if a.findings {
-            crate::report::findings::write_after_rows(&found, a.format, out)
-                .map_err(Outcome::io)?;
-        }
-        Ok(Outcome::default())
+        writer.finish(&tail).map_err(Outcome::io)?;
+        Ok(Outcome::new(String::new(), gate(a, changed.as_deref())))
     })
 }
 
+/// Whether any `--against-…` asks for a change impact.
+fn is_impact(a: &AuditArgs) -> bool {
+    !a.against_policies.is_empty() || !a.against_variants.is_empty() || a.against_world.is_some()
+}
+
+/// The decisions that differ from `engine` to `other`, under the audit's filters.
+fn changes(
+    engine: &Engine,
+    other: &Engine,
+    filters: &AuditOptions,
+    a: &AuditArgs,
+) -> Result<Vec<impact::Change>, Outcome> {
+    let progress = Progress::new(a.progress);
+    let changes = impact::impact(engine, other, filters, &|d, t| progress.report(d, t));
+    progress.clear();
+    Ok(changes.map_err(|e| Problem::new("", Default::default(), "", e.to_string()))?)
+}
+
+/// The change impact as its own document, and the `--fail-on-change` gate.
+fn write_impact(
+    changes: &[impact::Change],
+    a: &AuditArgs,
+    out: &mut dyn Write,
+) -> Result<Outcome, Outcome> {
+    crate::report::impact::write(changes, a.format, out).map_err(Outcome::io)?;
+    out.flush().map_err(Outcome::io)?;
+    Ok(Outcome::new(String::new(), gate(a, Some(changes))))
+}
+
+/// Exit 3 when `--fail-on-change` is given and a decision differs.
+fn gate(a: &AuditArgs, changes: Option<&[impact::Change]>) -> Exit {
+    match (a.fail_on_change, changes) {
+        (true, Some(c)) if !c.is_empty() => Exit::Tripped,
+        _ => Exit::Ok,
+    }
+}
+
+/// The findings an audit shows: those its filters concern (see [`Selection`]).
+fn selection(filters: &AuditOptions) -> Selection {
+    Selection {
+        account: filters.account.clone(),
+        principal: filters.principal.clone(),
+        resource: filters.resource.clone(),
+        ..Selection::default()
+    }
+}
+
 /// The other side of a change impact: other policies, more variants, or another world.
-fn against(common: &Common, a: &AuditArgs) -> Common {
+fn against_side(common: &Common, a: &AuditArgs) -> Common {
     let mut other = common.clone();
     if !a.against_policies.is_empty() {
         other.policy.policies = a.against_policies.clone();

@@ -2,6 +2,7 @@
 
 use super::{Outcome, outcome};
 use crate::decide::policy::{self, PolicyOptions};
+use crate::report::text::count;
 use crate::world::generate::{self as gen_world, GenerateOptions, KEY_LIMIT};
 use crate::world::problem::Problem;
 use std::path::PathBuf;
@@ -85,13 +86,13 @@ pub fn generate(policy: &PolicyOptions, opts: &GenerateOptions, out: Option<&Pat
             );
         }
         stderr.push_str(&format!(
-            "wrote {}: {} accounts, {} users, {} service IDs, {} API keys, {} clusters\n",
+            "wrote {}: {}, {}, {}, {}, {}\n",
             path.display(),
-            world.accounts.len(),
-            world.users.len(),
-            world.service_ids.len(),
-            world.api_keys.len(),
-            world.clusters.len()
+            count(world.accounts.len(), "account"),
+            count(world.users.len(), "user"),
+            count(world.service_ids.len(), "service ID"),
+            count(world.api_keys.len(), "API key"),
+            count(world.clusters.len(), "cluster")
         ));
         Ok(Outcome {
             stderr,

@@ -2,6 +2,10 @@
 //! reported once by `main` through [`std::process::Termination`]. Bad input is kept as a
 //! [`Failure`] beside its text, so that `--format json` can print it as a JSON error object
 //! ([`Outcome::in_format`]).
+//!
+//! A closed pipe (`keyward audit … | head -1`) is handled here and only here, as ripgrep does:
+//! the reader took what it wanted, so the program ends quietly with status 0, whatever the
+//! command and format.
 
 use crate::world::problem::{Problem, Problems};
 use std::io::Write;
@@ -188,8 +192,12 @@ impl Outcome {
         self
     }
 
-    /// An output stream that failed while rows were being written.
+    /// An output stream that failed while rows were being written; a closed pipe is no
+    /// error (see the module doc).
     pub fn io(e: std::io::Error) -> Self {
+        if closed_pipe(&e) {
+            return Outcome::default();
+        }
         Outcome::usage(format!("error: cannot write output: {e}"))
     }
 }
@@ -197,6 +205,19 @@ impl Outcome {
 /// `--action <ACTION>` names the flag `--action`.
 fn flag_name(s: &str) -> &str {
     s.split(' ').next().unwrap_or(s)
+}
+
+/// End the process now, quietly with status 0, because the reader closed the pipe: for a
+/// command that cannot stop its own work (an audit streaming rows; the engine has no way to be
+/// cancelled, and finishing a long audit for nobody would waste minutes). Nothing is left to
+/// clean up: the caller clears its progress bar first; no file is open for writing.
+pub fn end_on_closed_pipe() -> ! {
+    std::process::exit(Exit::Ok.code())
+}
+
+/// Whether a write failed because the reader closed its end of the pipe.
+pub fn closed_pipe(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::BrokenPipe
 }
 
 impl From<Problems> for Outcome {
@@ -223,8 +244,15 @@ pub fn outcome(body: impl FnOnce() -> Result<Outcome, Outcome>) -> Outcome {
 
 impl Termination for Outcome {
     fn report(self) -> ExitCode {
-        // A closed stdout or stderr has nowhere to be reported; the status still is.
-        let _ = std::io::stdout().write_all(self.stdout.as_bytes());
+        let mut stdout = std::io::stdout().lock();
+        match stdout
+            .write_all(self.stdout.as_bytes())
+            .and_then(|()| stdout.flush())
+        {
+            Err(e) if closed_pipe(&e) => return ExitCode::SUCCESS,
+            // Any other failure of stdout has nowhere to be reported; the status still is.
+            _ => {}
+        }
         let _ = std::io::stderr().write_all(self.stderr.as_bytes());
         ExitCode::from(self.code.code() as u8)
     }

@@ -4,6 +4,7 @@ use super::args::{PolicyArgs, TextOrJson, WorldArgs};
 use super::{Common, Exit, Format, Outcome};
 use crate::decide::engine::Engine;
 use crate::decide::policy::{self, PolicyBundle, PolicyInfo};
+use crate::report::text::{count, plural};
 use crate::world::problem::Problem;
 use crate::world::yaml::Pos;
 
@@ -43,9 +44,9 @@ pub fn validate(common: &Common) -> Outcome {
     let mut warnings = Vec::new();
     if let Some(b) = &bundle {
         lines.push(format!(
-            "ok: {} policies from {} files validate against {} (strict)",
-            b.info.len(),
-            b.sources.len(),
+            "ok: {} from {} validate against {} (strict)",
+            plural(b.info.len(), "policy", "policies"),
+            count(b.sources.len(), "file"),
             b.schema_source.name
         ));
         for p in b.info.values() {
@@ -115,16 +116,17 @@ fn world_line(
 ) -> Result<(String, Vec<Problem>), Vec<Problem>> {
     let (w, warnings) = super::read_world_warned(path, &b.roles).map_err(|p| p.0)?;
     let e = Engine::new(b.clone(), w).map_err(|p| p.0)?;
+    let w = &e.tr.world;
     let line = format!(
-        "ok: world {} is valid ({} accounts, {} users, {} service IDs, {} API keys)",
+        "ok: world {} is valid ({}, {}, {}, {})",
         match super::is_std(path) {
             true => super::STDIN_NAME.into(),
             false => path.display().to_string(),
         },
-        e.tr.world.accounts.len(),
-        e.tr.world.users.len(),
-        e.tr.world.service_ids.len(),
-        e.tr.world.api_keys.len()
+        count(w.accounts.len(), "account"),
+        count(w.users.len(), "user"),
+        count(w.service_ids.len(), "service ID"),
+        count(w.api_keys.len(), "API key")
     );
     Ok((line, warnings))
 }

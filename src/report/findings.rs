@@ -89,27 +89,3 @@ pub fn findings_text(findings: &[Finding]) -> String {
     let _ = writeln!(s, "\n{} finding(s): {}", findings.len(), counts.join(", "));
     s
 }
-
-/// Findings after the rows of a streamed audit: jsonl gets one JSON object per finding, csv a
-/// `# finding …` line each; the other formats carry them inside their document.
-pub fn write_after_rows(
-    found: &[Finding],
-    format: crate::report::AuditFormat,
-    out: &mut dyn std::io::Write,
-) -> std::io::Result<()> {
-    use crate::report::AuditFormat;
-    for f in found {
-        let line = match format {
-            AuditFormat::Jsonl => serde_json::to_string(f).unwrap_or_default(),
-            AuditFormat::Csv => format!(
-                "# finding {} {}: {}",
-                f.rule,
-                esc(&f.subject),
-                esc(&f.message)
-            ),
-            _ => return Ok(()),
-        };
-        writeln!(out, "{line}")?;
-    }
-    Ok(())
-}

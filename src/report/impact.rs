@@ -5,7 +5,7 @@
 
 use crate::audit::impact::Change;
 use crate::decide::engine::{Decision, Verdict};
-use crate::report::text::{csv_field, esc, md_cell};
+use crate::report::text::{csv_field, csv_list, esc, md_cell};
 use crate::report::{AuditFormat, audit_row_json, target_label};
 use std::collections::BTreeMap;
 use std::io::{Result, Write};
@@ -37,9 +37,16 @@ pub fn write(changes: &[Change], format: AuditFormat, out: &mut dyn Write) -> Re
     }
 }
 
-/// One change as a JSON object: the audit row of its after side, with both sides' decisions.
+/// One change as a JSON object: `"type":"change"`, the audit row of its after side, with both
+/// sides' decisions. Reasons keep their doc: the two sides may give one policy id different
+/// texts, so one legend could not say both (and change-impact output is small).
 fn row(c: &Change) -> serde_json::Value {
-    let mut v = audit_row_json(&c.after);
+    let mut v = serde_json::Map::new();
+    v.insert("type".into(), "change".into());
+    if let serde_json::Value::Object(o) = audit_row_json(&c.after) {
+        v.extend(o);
+    }
+    let mut v = serde_json::Value::Object(v);
     v["change"] = serde_json::json!(c.change);
     v["before"] = serde_json::json!({"decision": c.before.decision, "reasons": c.before.reasons, "errors": c.before.errors});
     v["after"] = serde_json::json!({"decision": c.after.decision, "reasons": c.after.reasons, "errors": c.after.errors});
@@ -75,8 +82,12 @@ fn json(changes: &[Change], per_action: &PerAction, out: &mut dyn Write) -> Resu
 fn csv(changes: &[Change], out: &mut dyn Write) -> Result<()> {
     writeln!(out, "change,principal,action,resource,args,before,after")?;
     for c in changes {
-        let args = c.after.args.iter().map(|(k, v)| format!("{k}={v}"));
-        let args = args.collect::<Vec<_>>().join(";");
+        let args = c
+            .after
+            .args
+            .iter()
+            .map(|(k, v)| (k.as_str(), Some(v.as_str())));
+        let args = csv_list(args);
         let f = csv_field;
         writeln!(
             out,
@@ -132,7 +143,16 @@ fn markdown(changes: &[Change], per_action: &PerAction, out: &mut dyn Write) -> 
 
 /// The closing lines of the text and markdown reports: how many differ, and per action.
 fn totals(changes: &[Change], per_action: &PerAction, out: &mut dyn Write) -> Result<()> {
-    writeln!(out, "\n{} decisions differ", changes.len())?;
+    let differ = if changes.len() == 1 {
+        "differs"
+    } else {
+        "differ"
+    };
+    writeln!(
+        out,
+        "\n{} {differ}",
+        super::text::count(changes.len(), "decision")
+    )?;
     for (a, (g, r)) in per_action {
         writeln!(out, "  {:<24} {g} gained, {r} revoked", esc(a))?;
     }

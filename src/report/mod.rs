@@ -1,7 +1,9 @@
 //! Output for people and programs: a decision as text (readable at a glance) or JSON (the
-//! INTERFACE.md shape). Owns formatting only; nothing here decides or changes anything.
+//! INTERFACE.md shape); the audit document is [`audit`]'s. Owns formatting only; nothing here
+//! decides or changes anything.
 
 pub mod apply;
+pub mod audit;
 pub mod changes;
 pub mod explain;
 pub mod findings;
@@ -16,9 +18,9 @@ pub mod validate;
 
 use crate::decide::action::{Action, Label};
 use crate::decide::engine::{Decision, Verdict};
-use std::collections::BTreeMap;
+pub use audit::AuditWriter;
 use std::fmt::Write as _;
-use text::{csv_field, esc, md_cell};
+use text::esc;
 
 /// A decision as JSON (INTERFACE.md: decision, principal, action, resource, reasons, errors).
 pub fn decision_json(d: &Decision) -> serde_json::Value {
@@ -159,201 +161,4 @@ pub fn audit_row_json(d: &Decision) -> serde_json::Value {
         v["args"] = serde_json::json!(d.args);
     }
     v
-}
-
-/// Writes audit rows as they come: jsonl and csv stream; json streams an array; text and
-/// markdown (for people) group rows, so they keep them until `finish`.
-pub struct AuditWriter<W: std::io::Write> {
-    out: W,
-    format: AuditFormat,
-    by: GroupBy,
-    rows: usize,
-    kept: Vec<Decision>,
-    /// Audited decisions whose evaluation failed (they deny; not rows).
-    errored: usize,
-    /// Display names of principals, shown beside their ids in the text and markdown views.
-    names: BTreeMap<String, String>,
-    /// The page being filled, for the html format.
-    page: Option<Box<html::Page>>,
-}
-
-impl<W: std::io::Write> AuditWriter<W> {
-    /// A writer of `format` to `out`.
-    pub fn new(out: W, format: AuditFormat, by: GroupBy) -> std::io::Result<Self> {
-        let mut w = AuditWriter {
-            out,
-            format,
-            by,
-            rows: 0,
-            kept: Vec::new(),
-            errored: 0,
-            names: BTreeMap::new(),
-            page: None,
-        };
-        match format {
-            AuditFormat::Csv => writeln!(w.out, "principal,action,resource,args,reasons")?,
-            AuditFormat::Json => write!(w.out, "{{\"decisions\":[")?,
-            _ => {}
-        }
-        Ok(w)
-    }
-
-    /// Show these display names (id -> name) beside ids in the text and markdown
-    /// views; the data formats keep ids only.
-    pub fn with_names(mut self, names: BTreeMap<String, String>) -> Self {
-        self.names = names;
-        self
-    }
-
-    /// For the html format: the page of this audit (see [`html::Page::new`]).
-    pub fn with_page(
-        mut self,
-        engine: &crate::decide::engine::Engine,
-        opts: &crate::audit::AuditOptions,
-        changes: Option<Vec<crate::audit::impact::Change>>,
-    ) -> Self {
-        if self.format == AuditFormat::Html {
-            self.page = Some(Box::new(html::Page::new(engine, opts, changes)));
-        }
-        self
-    }
-
-    /// Add one allowed decision.
-    pub fn row(&mut self, d: Decision) -> std::io::Result<()> {
-        match self.format {
-            AuditFormat::Jsonl => writeln!(self.out, "{}", audit_row_json(&d))?,
-            AuditFormat::Json => {
-                let sep = if self.rows == 0 { "\n" } else { ",\n" };
-                write!(self.out, "{sep}{}", audit_row_json(&d))?;
-            }
-            AuditFormat::Csv => {
-                let args = d
-                    .args
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(";");
-                let reasons = d
-                    .reasons
-                    .iter()
-                    .map(|r| r.policy.as_str())
-                    .collect::<Vec<_>>()
-                    .join(";");
-                writeln!(
-                    self.out,
-                    "{},{},{},{},{}",
-                    csv_field(&d.principal),
-                    csv_field(&d.action),
-                    csv_field(&d.resource),
-                    csv_field(&args),
-                    csv_field(&reasons)
-                )?;
-            }
-            AuditFormat::Text | AuditFormat::Markdown => self.kept.push(d),
-            AuditFormat::Html => {
-                if let Some(p) = &mut self.page {
-                    p.row(&d);
-                }
-            }
-        }
-        self.rows += 1;
-        Ok(())
-    }
-
-    /// How many audited decisions failed to evaluate: the json's `errored_decisions`, and
-    /// the text and markdown summary line (when there are any).
-    pub fn errored(&mut self, n: usize) {
-        self.errored = n;
-    }
-
-    /// Finish the output; `extra` is a JSON value merged into the json object (findings,
-    /// summary), or text appended to the text views.
-    pub fn finish(
-        mut self,
-        json_extra: serde_json::Map<String, serde_json::Value>,
-        text_extra: &str,
-    ) -> std::io::Result<W> {
-        match self.format {
-            AuditFormat::Json => {
-                write!(self.out, "\n]")?;
-                write!(self.out, ",\"errored_decisions\":{}", self.errored)?;
-                for (k, v) in json_extra {
-                    write!(self.out, ",{}:{}", serde_json::Value::String(k), v)?;
-                }
-                writeln!(self.out, "}}")?;
-            }
-            AuditFormat::Text | AuditFormat::Markdown => {
-                let md = self.format == AuditFormat::Markdown;
-                // key -> action -> targets
-                let mut groups: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
-                let named = |id: &str| match self.names.get(id) {
-                    Some(n) => format!("{id} ({n})"),
-                    None => id.to_string(),
-                };
-                // A target that is just the resource's id gets its name too.
-                let target = |d: &Decision| match target_label(d) {
-                    l if l == d.resource => named(&l),
-                    l => l,
-                };
-                for d in &self.kept {
-                    let (k, v) = match self.by {
-                        GroupBy::Principal => (named(&d.principal), target(d)),
-                        GroupBy::Resource => (target(d), named(&d.principal)),
-                    };
-                    groups
-                        .entry(k)
-                        .or_default()
-                        .entry(d.action.clone())
-                        .or_default()
-                        .push(v);
-                }
-                let (what, who) = match self.by {
-                    GroupBy::Principal => ("principal", "may act on"),
-                    GroupBy::Resource => ("resource", "who may"),
-                };
-                if md {
-                    writeln!(self.out, "| {what} | action | {who} |")?;
-                    writeln!(self.out, "|---|---|---|")?;
-                }
-                for (k, actions) in &groups {
-                    if !md {
-                        writeln!(self.out, "{}", esc(k))?;
-                    }
-                    for (a, vs) in actions {
-                        let vs: Vec<_> = vs.iter().map(|v| esc(v)).collect();
-                        if md {
-                            writeln!(
-                                self.out,
-                                "| {} | {} | {} |",
-                                md_cell(k),
-                                md_cell(a),
-                                md_cell(&vs.join(", "))
-                            )?;
-                        } else {
-                            writeln!(self.out, "  {:<24} {}", esc(a), vs.join(", "))?;
-                        }
-                    }
-                }
-                let errored = match self.errored {
-                    0 => String::new(),
-                    n => format!("; {n} denied: evaluation failed (`keyward check` shows why)"),
-                };
-                writeln!(
-                    self.out,
-                    "{}{} allowed (principal, action, resource) triples{errored}",
-                    if md { "\n" } else { "" },
-                    self.rows
-                )?;
-                write!(self.out, "{text_extra}")?;
-            }
-            AuditFormat::Html => {
-                if let Some(p) = self.page.take() {
-                    p.write(&mut self.out, &self.names, self.errored, &json_extra)?;
-                }
-            }
-            _ => {}
-        }
-        self.out.flush()?;
-        Ok(self.out)
-    }
 }

@@ -75,7 +75,8 @@ impl RunReport<'_> {
         }
         let total = self.steps.len();
         s.push_str(&format!(
-            "{total} steps: {} met their expectation, {} did not\n",
+            "{}: {} met their expectation, {} did not\n",
+            super::text::count(total, "step"),
             total - self.failed,
             self.failed
         ));

@@ -110,7 +110,8 @@ fn file_line(f: &FileReport) -> String {
         counts.push_str(&format!(", {sk} skipped"));
     }
     let decisions: usize = f.results.iter().map(|r| r.decisions).sum();
-    let line = format!("{mark:<5}  {}: {counts} ({decisions} decisions)", f.file);
+    let decisions = super::text::count(decisions, "decision");
+    let line = format!("{mark:<5}  {}: {counts} ({decisions})", f.file);
     format!("{}\n", esc(&line))
 }
 

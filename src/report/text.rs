@@ -29,6 +29,38 @@ pub fn csv_field(s: &str) -> String {
     }
 }
 
+/// A list inside one csv field: items joined by `;`, each `name` or `name=value`, with `\`,
+/// `;` and `=` inside a name or value written `\\`, `\;` and `\=` (docs/output.md), so a
+/// reader can split it back exactly. The field itself still goes through [`csv_field`].
+pub fn csv_list<'a>(items: impl Iterator<Item = (&'a str, Option<&'a str>)>) -> String {
+    let part = |s: &str| {
+        let mut o = String::with_capacity(s.len());
+        for c in s.chars() {
+            if matches!(c, '\\' | ';' | '=') {
+                o.push('\\');
+            }
+            o.push(c);
+        }
+        o
+    };
+    let items = items.map(|(k, v)| match v {
+        Some(v) => format!("{}={}", part(k), part(v)),
+        None => part(k),
+    });
+    items.collect::<Vec<_>>().join(";")
+}
+
+/// `n` and `one` when `n` is 1, else `n` and `many` (`1 policy`, `2 policies`).
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `n` and a noun, plural unless `n` is 1 (`1 account`, `2 accounts`); `noun` is the
+/// singular, made plural with an `s` on its last word.
+pub fn count(n: usize, noun: &str) -> String {
+    plural(n, noun, &format!("{noun}s"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -39,5 +71,17 @@ mod tests {
         assert_eq!(csv_field("a,\"b\"\r\n"), "\"a,\"\"b\"\"\\r\\n\"");
         assert_eq!(csv_field("plain"), "plain");
         assert_eq!(esc("x\u{1b}[2J"), "x\\u{1b}[2J");
+    }
+
+    #[test]
+    fn csv_lists_escape_their_separators() {
+        let items = [("a", Some("x;y=z")), ("b\\c", Some(""))];
+        assert_eq!(
+            csv_list(items.iter().map(|(k, v)| (*k, *v))),
+            "a=x\\;y\\=z;b\\\\c="
+        );
+        assert_eq!(csv_list([("p;1", None)].into_iter()), "p\\;1");
+        assert_eq!(count(1, "account"), "1 account");
+        assert_eq!(count(0, "service ID"), "0 service IDs");
     }
 }

@@ -21,6 +21,7 @@ pub mod import;
 pub mod log;
 pub mod names;
 pub mod outcome;
+pub mod prove;
 pub mod run;
 pub mod test;
 pub mod validate;

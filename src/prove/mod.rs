@@ -112,8 +112,8 @@ pub struct Plan {
     pub base: Side,
     /// Compare against this side.
     pub against: Option<Side>,
-    /// Invariant permits (loaded and validated like policies).
-    pub invariants: Option<Side>,
+    /// Invariant files, each proved on its own (loaded and validated like policies).
+    pub invariants: Vec<Side>,
     /// Prove that no base policy errors.
     pub never_errors: bool,
     /// Time limit of each query.
@@ -127,7 +127,7 @@ pub struct Plan {
 /// One query to run.
 enum Task<'a> {
     Compare(Signature),
-    Invariant(Signature, Vec<String>),
+    Invariant(Signature, usize, Vec<String>),
     NeverErrors(&'a Policy, Signature),
 }
 
@@ -185,7 +185,7 @@ fn tasks(plan: &Plan) -> Vec<Task<'_>> {
     if plan.against.is_some() {
         out.extend(query::signatures(schema).into_iter().map(Task::Compare));
     }
-    if let Some(inv) = &plan.invariants {
+    for (n, inv) in plan.invariants.iter().enumerate() {
         for sig in query::signatures(schema) {
             let covering: Vec<String> = inv
                 .bundle
@@ -195,7 +195,7 @@ fn tasks(plan: &Plan) -> Vec<Task<'_>> {
                 .map(|p| p.id().to_string())
                 .collect();
             if !covering.is_empty() {
-                out.push(Task::Invariant(sig, covering));
+                out.push(Task::Invariant(sig, n, covering));
             }
         }
     }
@@ -243,8 +243,8 @@ fn run(
             };
             Ok(compare(plan, session, sig, index, base, other)?)
         }
-        Task::Invariant(sig, ids) => {
-            let Some(inv) = &plan.invariants else {
+        Task::Invariant(sig, n, ids) => {
+            let Some(inv) = plan.invariants.get(*n) else {
                 return Ok(property(Kind::Invariant, sig, None, Outcome::Unknown));
             };
             let mut p = property(Kind::Invariant, sig, Some(ids.join(",")), Outcome::Holds);

@@ -6,6 +6,7 @@ pub mod changes;
 pub mod findings;
 pub mod impact;
 pub mod log;
+pub mod prove;
 pub mod run;
 pub mod scenario;
 pub mod testrun;

@@ -103,15 +103,22 @@ pub fn prove(common: &Common, p: &ProveArgs) -> Outcome {
                 .to_string(),
         );
     }
-    match plan(common, p, compare).and_then(|plan| {
-        prove::prove(&plan).map_err(|e| Outcome::usage(format!("error: {e}")))
-    }) {
+    match plan(common, p, compare)
+        .and_then(|plan| prove::prove(&plan).map_err(|e| Outcome::usage(format!("error: {e}"))))
+    {
         Ok(report) => {
             let stdout = match common.format {
                 Format::Json => crate::report::prove::json(&report),
                 Format::Text => crate::report::prove::text(&report),
             };
-            Outcome::new(stdout, if report.holds { Exit::Ok } else { Exit::Tripped })
+            Outcome::new(
+                stdout,
+                if report.holds {
+                    Exit::Ok
+                } else {
+                    Exit::Tripped
+                },
+            )
         }
         Err(o) => o,
     }

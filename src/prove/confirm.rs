@@ -54,12 +54,7 @@ pub struct Counterexample {
 
 /// Write the world under `dir` as `name.yaml`, re-decide the request under each side, and
 /// say whether every side decides as expected.
-pub fn confirm(
-    r: &Realised,
-    dir: &Path,
-    name: &str,
-    sides: &[(&Side, Expect)],
-) -> Counterexample {
+pub fn confirm(r: &Realised, dir: &Path, name: &str, sides: &[(&Side, Expect)]) -> Counterexample {
     let path = dir.join(format!("{name}.yaml"));
     let mut notes = r.limits.clone();
     let written = std::fs::create_dir_all(dir)
@@ -95,7 +90,10 @@ pub fn confirm(
     }
     Counterexample {
         world: path.display().to_string(),
-        command: checks.first().map(|c| c.command.clone()).unwrap_or_default(),
+        command: checks
+            .first()
+            .map(|c| c.command.clone())
+            .unwrap_or_default(),
         realisable,
         checks,
         notes,
@@ -154,8 +152,7 @@ pub fn command(world: &Path, spec: &RequestSpec, flags: &[String]) -> String {
 /// A word as a POSIX shell reads it back: bare when it is plain, else single-quoted.
 fn quote(w: &str) -> String {
     let plain = !w.is_empty()
-        && w
-            .chars()
+        && w.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+".contains(c));
     if plain {
         w.to_string()

@@ -191,7 +191,11 @@ fn tasks(plan: &Plan) -> Vec<Task<'_>> {
                 .bundle
                 .policies
                 .policies()
-                .filter(|p| query::signatures_of(p, schema).iter().any(|s| s.key() == sig.key()))
+                .filter(|p| {
+                    query::signatures_of(p, schema)
+                        .iter()
+                        .any(|s| s.key() == sig.key())
+                })
                 .map(|p| p.id().to_string())
                 .collect();
             if !covering.is_empty() {
@@ -255,7 +259,12 @@ fn run(
         }
         Task::NeverErrors(policy, sig) => {
             let a = query::never_errors(session, schema, sig, policy)?;
-            let mut p = property(Kind::NeverErrors, sig, Some(policy.id().to_string()), Outcome::Holds);
+            let mut p = property(
+                Kind::NeverErrors,
+                sig,
+                Some(policy.id().to_string()),
+                Outcome::Holds,
+            );
             let name = format!("{index:03}-never-errors-{}", policy.id());
             if let Some(ce) = settle(plan, &mut p, a, &name, &[(base, Expect::Error)]) {
                 if !ce.realisable {
@@ -288,9 +297,23 @@ fn compare(
     let mut lost = property(Kind::Compare, sig, None, Outcome::Holds);
     let stem = format!("{index:03}-compare-{}", sig.action());
     let adds = [(other, Expect::Allow), (base, Expect::Deny)];
-    implication(plan, session, sig, &mut gained, &format!("{stem}-adds"), &adds)?;
+    implication(
+        plan,
+        session,
+        sig,
+        &mut gained,
+        &format!("{stem}-adds"),
+        &adds,
+    )?;
     let removes = [(base, Expect::Allow), (other, Expect::Deny)];
-    implication(plan, session, sig, &mut lost, &format!("{stem}-removes"), &removes)?;
+    implication(
+        plan,
+        session,
+        sig,
+        &mut lost,
+        &format!("{stem}-removes"),
+        &removes,
+    )?;
     p.result = match (gained.result, lost.result) {
         (Outcome::Unknown, _) | (_, Outcome::Unknown) => Outcome::Unknown,
         (Outcome::Fails, Outcome::Fails) => Outcome::Both,

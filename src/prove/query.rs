@@ -41,10 +41,7 @@ impl Signature {
 
 /// Every request signature the schema admits, sorted by action, principal, resource.
 pub fn signatures(schema: &Schema) -> Vec<Signature> {
-    let mut out: Vec<Signature> = schema
-        .request_envs()
-        .map(|env| Signature { env })
-        .collect();
+    let mut out: Vec<Signature> = schema.request_envs().map(|env| Signature { env }).collect();
     out.sort_by_key(Signature::key);
     out
 }
@@ -88,11 +85,13 @@ pub fn implies(
     first: &PolicySet,
     second: &PolicySet,
 ) -> Result<Answer, SolverError> {
-    let compiled = CompiledPolicySet::compile(first, &sig.env, schema)
-        .and_then(|a| Ok((a, CompiledPolicySet::compile(second, &sig.env, schema)?)));
-    let (a, b) = match compiled {
+    let compile = |ps: &PolicySet| {
+        CompiledPolicySet::compile(ps, &sig.env, schema)
+            .map_err(|e| format!("cannot compile the policies: {e}"))
+    };
+    let (a, b) = match compile(first).and_then(|a| Ok((a, compile(second)?))) {
         Ok(ab) => ab,
-        Err(e) => return Ok(Answer::Unknown(format!("cannot compile the policies: {e}"))),
+        Err(why) => return Ok(Answer::Unknown(why)),
     };
     session
         .run(Box::new(move |c| {

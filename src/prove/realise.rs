@@ -88,7 +88,11 @@ fn millis(v: &Value) -> Option<i64> {
 
 /// A date alone (`1970-01-01`), as Cedar allows, at midnight UTC.
 fn full(s: &str) -> String {
-    if s.len() == 10 { format!("{s}T00:00:00Z") } else { s.to_string() }
+    if s.len() == 10 {
+        format!("{s}T00:00:00Z")
+    } else {
+        s.to_string()
+    }
 }
 
 /// A Cedar duration (`-1d2h3m4s5ms`) in milliseconds.
@@ -178,7 +182,10 @@ impl Names {
 }
 
 fn text(a: &serde_json::Map<String, Value>, k: &str) -> String {
-    a.get(k).and_then(Value::as_str).unwrap_or_default().to_string()
+    a.get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 fn flag(a: &serde_json::Map<String, Value>, k: &str) -> bool {
     a.get(k).and_then(Value::as_bool).unwrap_or(false)
@@ -252,7 +259,12 @@ fn entity(w: &mut World, names: &mut Names, e: &Ent, store: &[Ent]) {
         }),
         ty::USER => {
             let accounts = parents_of(ty::ACCOUNT, names);
-            for acct in a.get("classic_key_accounts").and_then(Value::as_array).into_iter().flatten() {
+            for acct in a
+                .get("classic_key_accounts")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(acct) = names.of(Some(acct)) {
                     let n = w.classic_keys.len() + 1;
                     w.classic_keys.push(ClassicKey {
@@ -312,7 +324,11 @@ fn entity(w: &mut World, names: &mut Names, e: &Ent, store: &[Ent]) {
             addons: a
                 .get("addons")
                 .and_then(Value::as_array)
-                .map(|s| s.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                .map(|s| {
+                    s.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default(),
             ..Default::default()
         }),
@@ -402,7 +418,11 @@ fn counted_keys(w: &mut World, store: &[Ent], names: &mut Names) {
         .or_else(|| w.accounts.first().map(|a| a.id.clone()))
         .unwrap_or_default();
         for n in have..want {
-            w.api_keys.push(stored_key(format!("{id}-stored-key-{}", n + 1), &id, &account));
+            w.api_keys.push(stored_key(
+                format!("{id}-stored-key-{}", n + 1),
+                &id,
+                &account,
+            ));
         }
     }
 }
@@ -464,7 +484,10 @@ fn request_spec(
             .then(|| "x".repeat(32)),
             ArgKind::Opaque => Some("*".into()),
             ArgKind::Datetime => ctx.get(arg.name).and_then(datetime),
-            ArgKind::Bool => ctx.get(arg.name).and_then(Value::as_bool).map(|b| b.to_string()),
+            ArgKind::Bool => ctx
+                .get(arg.name)
+                .and_then(Value::as_bool)
+                .map(|b| b.to_string()),
             ArgKind::Text | ArgKind::OneOf { .. } => {
                 ctx.get(arg.name).and_then(Value::as_str).map(String::from)
             }

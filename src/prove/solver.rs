@@ -64,7 +64,8 @@ fn is_executable(p: &Path) -> bool {
 pub type Query<'q, T> = Box<
     dyn for<'c> FnOnce(
             &'c mut CedarSymCompiler<LocalSolver>,
-        ) -> Pin<Box<dyn Future<Output = cedar_policy_symcc::err::Result<T>> + 'c>>
+        )
+            -> Pin<Box<dyn Future<Output = cedar_policy_symcc::err::Result<T>> + 'c>>
         + 'q,
 >;
 
@@ -106,7 +107,8 @@ impl Session {
             let limit = format!("--tlimit-per={}", self.timeout.as_millis().max(1));
             let spawn = || -> Result<_, String> {
                 let _guard = self.runtime.enter();
-                let solver = LocalSolver::cvc5_with_args([limit.as_str()]).map_err(|e| e.to_string())?;
+                let solver =
+                    LocalSolver::cvc5_with_args([limit.as_str()]).map_err(|e| e.to_string())?;
                 CedarSymCompiler::new(solver).map_err(|e| e.to_string())
             };
             let c = spawn().map_err(|why| SolverError::Spawn {
@@ -116,7 +118,9 @@ impl Session {
             self.compiler = Some(c);
         }
         // Set just above.
-        self.compiler.as_mut().ok_or_else(|| SolverError::Runtime("no solver".into()))
+        self.compiler
+            .as_mut()
+            .ok_or_else(|| SolverError::Runtime("no solver".into()))
     }
 
     /// Run one query; a query that answers "unknown" or outlives the limit is `Unknown`, and

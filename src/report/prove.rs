@@ -42,7 +42,11 @@ pub fn text(r: &Report) -> String {
                 action = &p.action;
             }
             let sig = format!("{} -> {}", p.principal_type, p.resource_type);
-            let policy = p.policy.as_deref().map(|x| format!("  [{}]", esc(x))).unwrap_or_default();
+            let policy = p
+                .policy
+                .as_deref()
+                .map(|x| format!("  [{}]", esc(x)))
+                .unwrap_or_default();
             let _ = writeln!(s, "    {:<34} {}{policy}", esc(&sig), p.result.word());
             if let Some(n) = &p.note {
                 let _ = writeln!(s, "      note: {}", esc(n));
@@ -50,7 +54,11 @@ pub fn text(r: &Report) -> String {
         }
         if kind == Kind::NeverErrors {
             let ok = ps.iter().filter(|p| p.holds()).count();
-            let _ = writeln!(s, "  {ok} of {} (policy, signature) pairs never error", ps.len());
+            let _ = writeln!(
+                s,
+                "  {ok} of {} (policy, signature) pairs never error",
+                ps.len()
+            );
         }
         let _ = writeln!(s);
     }

@@ -81,7 +81,9 @@ fn counterexamples(s: &mut String, r: &Report) {
     let with: Vec<&Property> = r
         .properties
         .iter()
-        .filter(|p| !p.counterexamples.is_empty())
+        // A property that holds says why in its note; its stores no world produces stay in
+        // the JSON.
+        .filter(|p| !p.counterexamples.is_empty() && !p.holds())
         .collect();
     if with.is_empty() {
         return;

@@ -66,12 +66,22 @@ fn reproduce(ce: &Value) {
             .arg(format!("'{BIN}' {rest} --format json"))
             .output()
             .expect("sh runs");
-        let d: Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{cmd}: no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+        let d: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{cmd}: no JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
         let errored = d["errors"].as_array().is_some_and(|e| !e.is_empty());
         match c["expect"].as_str() {
-            Some("allow") => assert!(d["decision"] == "allow" && out.status.code() == Some(0), "{cmd}: {d}"),
-            Some("deny") => assert!(d["decision"] == "deny" && !errored && out.status.code() == Some(2), "{cmd}: {d}"),
+            Some("allow") => assert!(
+                d["decision"] == "allow" && out.status.code() == Some(0),
+                "{cmd}: {d}"
+            ),
+            Some("deny") => assert!(
+                d["decision"] == "deny" && !errored && out.status.code() == Some(2),
+                "{cmd}: {d}"
+            ),
             Some("error") => assert!(d["decision"] == "deny" && errored, "{cmd}: {d}"),
             other => panic!("unexpected expectation {other:?}"),
         }
@@ -98,11 +108,23 @@ fn compare_variant(name: &str, only: &str) {
     let rs = results(&v, "compare");
     assert!(!rs.is_empty());
     for r in &rs {
-        assert!(r == "equivalent" || r == only, "{name}: a signature is {r}, not {only}: {v:#}");
+        assert!(
+            r == "equivalent" || r == only,
+            "{name}: a signature is {r}, not {only}: {v:#}"
+        );
     }
-    assert!(rs.iter().any(|r| r == only), "{name} changes nothing: {v:#}");
-    assert_eq!(code, 3, "a variant that changes decisions is not equivalent");
-    assert!(reproduce_all(&v, "compare") > 0, "{name}: no counterexample world");
+    assert!(
+        rs.iter().any(|r| r == only),
+        "{name} changes nothing: {v:#}"
+    );
+    assert_eq!(
+        code, 3,
+        "a variant that changes decisions is not equivalent"
+    );
+    assert!(
+        reproduce_all(&v, "compare") > 0,
+        "{name}: no counterexample world"
+    );
 }
 
 #[test]
@@ -129,7 +151,10 @@ fn functional_cluster_keys_only_removes() {
 fn the_shipped_set_is_equivalent_to_itself() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (code, v) = prove(&["--against-policies", "policies"], dir.path());
-    assert!(results(&v, "compare").iter().all(|r| r == "equivalent"), "{v:#}");
+    assert!(
+        results(&v, "compare").iter().all(|r| r == "equivalent"),
+        "{v:#}"
+    );
     assert_eq!((code, v["holds"].clone()), (0, Value::Bool(true)));
 }
 
@@ -138,7 +163,11 @@ fn the_shipped_set_never_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (code, v) = prove(&["--never-errors"], dir.path());
     let rs = results(&v, "never-errors");
-    assert!(rs.len() >= 20, "too few (policy, signature) pairs: {}", rs.len());
+    assert!(
+        rs.len() >= 20,
+        "too few (policy, signature) pairs: {}",
+        rs.len()
+    );
     assert!(rs.iter().all(|r| r == "holds"), "{v:#}");
     assert_eq!(code, 0);
 }
@@ -177,11 +206,20 @@ when { resource.key_count * 1000000000000000000 > 0 };
         .filter(|p| p["result"] != "holds")
         .collect();
     assert!(!bad.is_empty(), "{v:#}");
-    assert!(bad.iter().all(|p| p["policy"] == "overflowing-forbid"), "{v:#}");
-    assert!(bad.iter().all(|p| !p["counterexamples"].as_array().expect("array").is_empty()));
+    assert!(
+        bad.iter().all(|p| p["policy"] == "overflowing-forbid"),
+        "{v:#}"
+    );
+    assert!(
+        bad.iter()
+            .all(|p| !p["counterexamples"].as_array().expect("array").is_empty())
+    );
     // The solver's stores here are ones no world produces (a negative or huge key count), so
     // the result is "unknown", never "holds"; a realisable one must reproduce.
-    assert!(bad.iter().all(|p| p["result"] == "fails" || p["result"] == "unknown"));
+    assert!(
+        bad.iter()
+            .all(|p| p["result"] == "fails" || p["result"] == "unknown")
+    );
     reproduce_all(&v, "never-errors");
 }
 
@@ -198,7 +236,9 @@ fn every_invariant_holds_for_the_shipped_set() {
         for id in text.lines().filter_map(|l| l.strip_prefix("@id(\"")) {
             let id = id.trim_end_matches("\")");
             assert!(
-                ps.iter().any(|p| p["policy"].as_str().is_some_and(|x| x.split(',').any(|i| i == id))),
+                ps.iter().any(|p| p["policy"]
+                    .as_str()
+                    .is_some_and(|x| x.split(',').any(|i| i == id))),
                 "invariant {id} covers no signature"
             );
         }
@@ -218,7 +258,12 @@ when { principal in context.roles["iam-identity"]["Editor"] };
     let out = tempfile::tempdir().expect("tempdir");
     let p = pol.path().display().to_string();
     let (code, v) = prove(
-        &["--policies", &p, "--invariants", "invariants/R6-others-user-keys.cedar"],
+        &[
+            "--policies",
+            &p,
+            "--invariants",
+            "invariants/R6-others-user-keys.cedar",
+        ],
         out.path(),
     );
     assert_eq!((code, v["holds"].clone()), (3, Value::Bool(false)), "{v:#}");
@@ -227,7 +272,10 @@ when { principal in context.roles["iam-identity"]["Editor"] };
         .filter(|p| p["result"] == "fails")
         .collect();
     assert!(!failed.is_empty(), "{v:#}");
-    assert!(failed.iter().all(|p| p["action"] == "api-key-delete"), "{v:#}");
+    assert!(
+        failed.iter().all(|p| p["action"] == "api-key-delete"),
+        "{v:#}"
+    );
     assert!(reproduce_all(&v, "invariant") > 0);
     // The world file is where the command says.
     let world = failed[0]["counterexamples"]
@@ -274,7 +322,9 @@ fn world_shape_assumptions_never_match_a_world_request() {
     let requests = keyward::decide::request::all_requests(&engine.tr);
     assert!(requests.len() > 100);
     for spec in &requests {
-        let Ok(t) = engine.translate(spec) else { continue };
+        let Ok(t) = engine.translate(spec) else {
+            continue;
+        };
         let req = engine.cedar_request(&t).expect("a Cedar request");
         let r = auth.is_authorized(&req, &as_permits, &engine.entities);
         assert_eq!(

@@ -257,30 +257,7 @@ fn entity(w: &mut World, names: &mut Names, e: &Ent, store: &[Ent]) {
             .unwrap_or_default(),
             ..Default::default()
         }),
-        ty::USER => {
-            let accounts = parents_of(ty::ACCOUNT, names);
-            for acct in a
-                .get("classic_key_accounts")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(acct) = names.of(Some(acct)) {
-                    let n = w.classic_keys.len() + 1;
-                    w.classic_keys.push(ClassicKey {
-                        id: format!("classic-key-{n}"),
-                        user: id.clone(),
-                        account: acct,
-                    });
-                }
-            }
-            w.users.push(User {
-                id,
-                accounts,
-                functional: flag(a, "functional"),
-                ..Default::default()
-            });
-        }
+        ty::USER => user(w, names, e, id, parents_of(ty::ACCOUNT, names)),
         ty::SERVICE_ID => w.service_ids.push(ServiceId {
             id,
             account: names.of(a.get("account")).unwrap_or_default(),
@@ -334,6 +311,32 @@ fn entity(w: &mut World, names: &mut Names, e: &Ent, store: &[Ent]) {
         }),
         _ => {}
     }
+}
+
+/// A user, with its classic keys (one per account its store entity lists).
+fn user(w: &mut World, names: &mut Names, e: &Ent, id: String, accounts: Vec<String>) {
+    let a = &e.attrs;
+    for acct in a
+        .get("classic_key_accounts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(acct) = names.of(Some(acct)) {
+            let n = w.classic_keys.len() + 1;
+            w.classic_keys.push(ClassicKey {
+                id: format!("classic-key-{n}"),
+                user: id.clone(),
+                account: acct,
+            });
+        }
+    }
+    w.users.push(User {
+        id,
+        accounts,
+        functional: flag(a, "functional"),
+        ..Default::default()
+    });
 }
 
 /// A world lists an account's owner among its members (the translation makes the owner a

@@ -257,7 +257,10 @@ fn entity(w: &mut World, names: &mut Names, e: &Ent, store: &[Ent]) {
             .unwrap_or_default(),
             ..Default::default()
         }),
-        ty::USER => user(w, names, e, id, parents_of(ty::ACCOUNT, names)),
+        ty::USER => {
+            let accounts = parents_of(ty::ACCOUNT, names);
+            user(w, names, e, id, accounts);
+        }
         ty::SERVICE_ID => w.service_ids.push(ServiceId {
             id,
             account: names.of(a.get("account")).unwrap_or_default(),

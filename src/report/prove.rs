@@ -101,7 +101,11 @@ fn counterexamples(s: &mut String, r: &Report) {
         );
         // Where keyward reproduced one, the stores no world produces are only in the JSON.
         let any_real = p.counterexamples.iter().any(|c| c.realisable);
-        for ce in p.counterexamples.iter().filter(|c| c.realisable || !any_real) {
+        for ce in p
+            .counterexamples
+            .iter()
+            .filter(|c| c.realisable || !any_real)
+        {
             let how = if ce.realisable {
                 "a world keyward reproduces"
             } else {

@@ -267,6 +267,7 @@ fn run(
             );
             let name = format!("{index:03}-never-errors-{}", policy.id());
             if let Some(ce) = settle(plan, &mut p, a, &name, &[(base, Expect::Error)]) {
+                p.result = Outcome::Fails;
                 if !ce.realisable {
                     p.result = Outcome::Unknown;
                     p.note = Some(format!(

@@ -205,6 +205,20 @@ pub fn realise(entities: &Value, req: &StoreRequest) -> Realised {
     let resource = names.name(&req.resource.0, &req.resource.1);
     let ctx = req.context.as_object().cloned().unwrap_or_default();
     let account = names.of(ctx.get("account"));
+    let resource_account = store
+        .iter()
+        .find(|e| {
+            (e.ty.as_str(), e.id.as_str()) == (req.resource.0.as_str(), req.resource.1.as_str())
+        })
+        .and_then(|e| names.of(e.attrs.get("account")));
+    if let (Some(acts), Some(of)) = (&account, &resource_account) {
+        if acts != of {
+            limits.push(format!(
+                "the request acts in account `{acts}` on `{resource}` of account `{of}`; a \
+                 request built from a world acts in the account of what it acts on"
+            ));
+        }
+    }
     w.now = ctx.get("now").and_then(datetime);
     if ctx.contains_key("now") && w.now.is_none() {
         limits.push("the store's `now` is no time a world can carry".into());

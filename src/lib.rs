@@ -31,6 +31,7 @@ pub mod cli;
 pub mod decide;
 pub mod evaluator;
 pub mod import;
+pub mod prove;
 pub mod report;
 pub mod testing;
 pub mod world;

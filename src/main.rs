@@ -39,6 +39,9 @@ enum Command {
     /// An IBM Cloud account (or several) as a world: from an export folder (--from) or the
     /// APIs (--fetch); the world on stdout or --out, a summary of what was dropped on stderr.
     Import(cli::import::ImportArgs),
+    /// Proofs over every world (needs cvc5): compare with other policies or a variant,
+    /// invariants, never-errors; each failure with a counterexample world. Exit 0 holds, 3 not.
+    Prove(cli::prove::Args),
     /// The write log of `apply --write --log` and `run --write --log`: `log verify FILE`.
     Log(cli::log::Args),
     /// Lay .cedar policy files out in Cedar's reference style (comments and annotations kept);
@@ -77,6 +80,7 @@ fn main() -> Outcome {
         Command::Findings(a) => cli::findings::exec(a),
         Command::Import(a) => cli::import::import(&a),
         Command::Log(a) => cli::log::exec(a),
+        Command::Prove(a) => cli::prove::exec(a),
         Command::Fmt(a) => cli::fmt::exec(a),
         Command::Completions(a) => cli::docs::completions(&a, Cli::command()),
         Command::Man(a) => cli::docs::man(&a, Cli::command()),

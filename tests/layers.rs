@@ -12,10 +12,11 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("audit", &["decide", "world"]),
     ("evaluator", &["decide", "world"]),
     ("import", &["decide", "world"]),
+    ("prove", &["decide", "world"]),
     ("testing", &["evaluator", "decide", "world"]),
     (
         "report",
-        &["testing", "audit", "evaluator", "decide", "world"],
+        &["testing", "audit", "evaluator", "prove", "decide", "world"],
     ),
     (
         "cli",
@@ -25,6 +26,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "audit",
             "evaluator",
             "import",
+            "prove",
             "decide",
             "world",
         ],

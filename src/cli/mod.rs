@@ -24,6 +24,7 @@ pub mod import;
 pub mod log;
 pub mod names;
 pub mod outcome;
+pub mod prove;
 pub mod run;
 pub mod schema;
 pub mod test;

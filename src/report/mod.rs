@@ -10,6 +10,7 @@ pub mod findings;
 pub mod html;
 pub mod impact;
 pub mod log;
+pub mod prove;
 pub mod run;
 pub mod scenario;
 pub mod testrun;

@@ -8,7 +8,7 @@
 //! ```text
 //! cli        one file per command: its arguments beside its function; the exit status
 //!  │
-//! report     every renderer: text, JSON, jsonl, csv, markdown
+//! report     every renderer: text, JSON, jsonl, csv, markdown, the html page
 //!  │
 //! testing    decision test files, their runner and coverage
 //!  │
@@ -18,6 +18,10 @@
 //!  │
 //! world      located YAML, problems, the typed world and its validation, generation
 //! ```
+//!
+//! Beside the stack, `import` (IBM Cloud exports and APIs to a world) and `prove` (solver
+//! proofs over every world, counterexamples turned back into worlds) use only `decide` and
+//! `world`; `report` and `cli` may use them.
 //!
 //! **The rule:** a module may use its own folder and the folders *below* it, never one above
 //! (and `audit` and `evaluator`, side by side, do not use each other). `tests/layers.rs` reads

@@ -1,6 +1,6 @@
 //! The README is true: every `$ …` command of its console blocks runs, in order, in one scratch
-//! folder holding copies of the repository's `fixtures/`, `policies/`, `schemas/` and
-//! `tests/decisions/`, with the binary under test on `PATH` as `keyward`; what each prints
+//! folder holding copies of the repository's `fixtures/`, `policies/`, `schemas/`,
+//! `tests/decisions/` and `invariants/`, with the binary under test on `PATH` as `keyward`; what each prints
 //! (standard output and error, merged as a terminal shows them) must be what the README shows.
 //! A mismatch fails with a diff per command.
 //!
@@ -221,7 +221,13 @@ fn scratch() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir().expect("a temporary folder");
     let work = tmp.path().join("keyward");
-    for dir in ["fixtures", "policies", "schemas", "tests/decisions"] {
+    for dir in [
+        "fixtures",
+        "policies",
+        "schemas",
+        "tests/decisions",
+        "invariants",
+    ] {
         copy_tree(&repo.join(dir), &work.join(dir));
     }
     let bin = tmp.path().join("bin");

@@ -29,7 +29,7 @@ pub fn check(common: &Common, spec: &RequestSpec) -> Outcome {
     outcome(|| {
         let engine = load_engine(common)?;
         let spec = &super::names::request(&engine.tr.world, spec)?;
-        let d = engine.decide(spec)?;
+        let d = engine.decide_once(spec)?;
         let stdout = match common.format {
             Format::Json => format!("{}\n", report::decision_json(&d)),
             Format::Text => report::decision_text_named(&d, &|id| {

@@ -184,3 +184,96 @@ fn conformance_on_skeletons_refuses_what_building_everything_refuses() {
         "the edits were meant to break most worlds: {refused}"
     );
 }
+
+/// The fast reader either leaves a text to the general parser or gives its very tree.
+fn fast_reads_as_general(src: &str, label: &str) -> bool {
+    let Some(fast) = keyward::world::fastyaml::parse(src) else {
+        return false;
+    };
+    let general = keyward::world::yaml::parse_general(src);
+    assert_eq!(Some(&fast), general.as_ref().ok(), "{label}");
+    true
+}
+
+fn yaml_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            yaml_files(&p, out);
+        } else if p
+            .extension()
+            .is_some_and(|x| x == "yaml" || x == "yml" || x == "json")
+        {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn the_fast_reader_gives_the_general_tree_on_every_file_and_generated_world() {
+    let mut files = Vec::new();
+    for d in ["fixtures", "tests", "docs", "examples"] {
+        yaml_files(std::path::Path::new(d), &mut files);
+    }
+    let mut read_fast = 0;
+    for f in &files {
+        let src = std::fs::read_to_string(f).unwrap_or_default();
+        read_fast += usize::from(fast_reads_as_general(&src, &f.display().to_string()));
+    }
+    for (users, keys, sids, accounts, seed) in
+        [(50, 3, 5, 3, 1), (200, 6, 20, 5, 2), (7, 1, 0, 1, 3)]
+    {
+        let src = generated(users, keys, sids, accounts, seed);
+        assert!(
+            fast_reads_as_general(&src, "generated"),
+            "generated worlds are read fast"
+        );
+        let w = world(&bundle(None, None, None), &src);
+        assert!(
+            fast_reads_as_general(&w.to_yaml(), "to_yaml"),
+            "written worlds are read fast"
+        );
+    }
+    assert!(
+        read_fast >= 1,
+        "only {read_fast} of {} files read fast",
+        files.len()
+    );
+}
+
+/// Small edits of a world (quotes, colons, comments, indentation, flow, anchors) at every
+/// line: whatever the fast reader accepts, it reads as the general parser does.
+#[test]
+fn the_fast_reader_gives_the_general_tree_on_edited_worlds() {
+    let src = generated(6, 2, 1, 2, 4);
+    let lines: Vec<&str> = src.lines().collect();
+    let edits: [fn(&str) -> String; 14] = [
+        |l| format!("{l} # c"),
+        |l| format!(" {l}"),
+        |l| l.replacen(": ", ":  ", 1),
+        |l| l.replacen(": ", ": '", 1),
+        |l| l.replacen(": ", ": \"", 1),
+        |l| l.replacen(": ", ": [", 1),
+        |l| l.replacen(": ", ": &a ", 1),
+        |l| l.replacen(": ", ": - ", 1),
+        |l| l.replacen(": ", ":", 1),
+        |l| l.replacen("- ", "-  ", 1),
+        |l| format!("{l}:"),
+        |l| format!("{l}\n"),
+        |l| l.replacen(": ", ": True ", 1),
+        |l| l.trim_start().to_string(),
+    ];
+    let mut accepted = 0;
+    for i in 0..lines.len() {
+        for edit in edits {
+            let mut copy: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+            copy[i] = edit(lines[i]);
+            let text = copy.join("\n") + "\n";
+            accepted += usize::from(fast_reads_as_general(
+                &text,
+                &format!("line {i}: {}", copy[i]),
+            ));
+        }
+    }
+    assert!(accepted > 0);
+}

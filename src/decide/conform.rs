@@ -12,7 +12,7 @@
 //! Must not decide requests. May use: [`crate::decide::entities`] and `cedar-policy`.
 
 use crate::decide::entities::{EntityContext, Translation};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// The entities Cedar must see to judge a whole world's conformance.
@@ -45,83 +45,165 @@ pub fn enum_types(schema_text: &str) -> Option<HashSet<String>> {
     Some(out)
 }
 
-/// One entity per skeleton of the world's entities, or [`Reduced::Unsure`].
-pub fn reduce(tr: &Translation, enums: &HashSet<String>) -> Reduced {
-    let cx = EntityContext::of(&tr.world);
-    let mut reps: HashMap<String, Value> = HashMap::new();
-    let mut uids: HashSet<(String, String)> = HashSet::new();
-    let mut datetimes = BTreeSet::new();
-    // Entity type -> the types of its parents: a cycle between types is the only way the
-    // hierarchy of the whole world could have a cycle that no sample shows.
-    let mut type_edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for rec in tr.records() {
-        let e = tr.entity_json(&cx, rec);
+/// What one share of the entities shows: one entity per skeleton, the hashes of their uids,
+/// their datetime arguments and the parent types of each entity type.
+#[derive(Default)]
+struct Part {
+    reps: HashMap<String, Value>,
+    uids: HashSet<u64>,
+    datetimes: BTreeSet<String>,
+    type_edges: BTreeMap<String, BTreeSet<String>>,
+    /// Two entities with one uid (or one uid hash): the reduction does not apply.
+    unsure: bool,
+}
+
+impl Part {
+    fn add(&mut self, e: Value, enums: &HashSet<String>) {
         let (Some(t), Some(id)) = (e["uid"]["type"].as_str(), e["uid"]["id"].as_str()) else {
-            return Reduced::Unsure;
+            self.unsure = true;
+            return;
         };
-        if !uids.insert((t.to_string(), id.to_string())) {
+        if !self.uids.insert(uid_hash(t, id)) {
             // Cedar accepts identical duplicates and refuses others: let it judge them all.
-            return Reduced::Unsure;
+            self.unsure = true;
         }
-        let edges = type_edges.entry(t.to_string()).or_default();
-        for p in e["parents"].as_array().into_iter().flatten() {
-            edges.extend(p["type"].as_str().map(String::from));
+        if !self.type_edges.contains_key(t) {
+            self.type_edges.insert(t.to_string(), BTreeSet::new());
         }
-        let key = skeleton(&e, enums, &mut datetimes).to_string();
-        reps.entry(key).or_insert(e);
+        if let Some(edges) = self.type_edges.get_mut(t) {
+            for p in e["parents"].as_array().into_iter().flatten() {
+                match p["type"].as_str() {
+                    Some(pt) if !edges.contains(pt) => {
+                        edges.insert(pt.to_string());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut key = String::new();
+        skeleton(&e, enums, &mut self.datetimes, &mut key);
+        self.reps.entry(key).or_insert(e);
     }
-    if has_cycle(&type_edges) {
+
+    fn merge(mut self, other: Part) -> Part {
+        let before = self.uids.len() + other.uids.len();
+        self.uids.extend(other.uids);
+        self.unsure |= other.unsure || self.uids.len() != before;
+        for (k, v) in other.reps {
+            self.reps.entry(k).or_insert(v);
+        }
+        self.datetimes.extend(other.datetimes);
+        for (t, ps) in other.type_edges {
+            self.type_edges.entry(t).or_default().extend(ps);
+        }
+        self
+    }
+}
+
+fn uid_hash(t: &str, id: &str) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    (t, id).hash(&mut h);
+    h.finish()
+}
+
+/// One entity per skeleton of the world's entities, or [`Reduced::Unsure`]. Linear in the
+/// entities, in parallel.
+pub fn reduce(tr: &Translation, enums: &HashSet<String>) -> Reduced {
+    use rayon::prelude::*;
+    let cx = EntityContext::of(&tr.world);
+    let records: Vec<_> = tr.records().collect();
+    let all = records
+        .par_chunks(4096)
+        .map(|chunk| {
+            let mut part = Part::default();
+            for &r in chunk {
+                part.add(tr.entity_json(&cx, r), enums);
+            }
+            part
+        })
+        .reduce(Part::default, Part::merge);
+    if all.unsure || has_cycle(&all.type_edges) {
         return Reduced::Unsure;
     }
-    let mut entities: Vec<(String, Value)> = reps.into_iter().collect();
+    let mut entities: Vec<(String, Value)> = all.reps.into_iter().collect();
     // A fixed order, so that the first refusal reported is the same on every run.
     entities.sort_by(|a, b| a.0.cmp(&b.0));
     Reduced::Sample {
         entities: entities.into_iter().map(|(_, e)| e).collect(),
-        datetimes,
+        datetimes: all.datetimes,
     }
 }
 
-/// The skeleton of a value in Cedar's JSON form: strings, booleans and numbers become their
-/// kind; an entity reference keeps its type (and its id when the type is an enumeration); a
-/// set becomes the set of its elements' skeletons; a datetime's argument is collected.
-fn skeleton(v: &Value, enums: &HashSet<String>, datetimes: &mut BTreeSet<String>) -> Value {
+/// The skeleton of a value in Cedar's JSON form, written to `out`: strings, booleans and
+/// numbers become their kind; a uid keeps its type (and its id when the type is an
+/// enumeration); a set becomes the set of its elements' skeletons; a record keeps its keys; a
+/// datetime's argument is collected (each is checked on its own).
+fn skeleton(
+    v: &Value,
+    enums: &HashSet<String>,
+    datetimes: &mut BTreeSet<String>,
+    out: &mut String,
+) {
     match v {
-        Value::Null => Value::from("null"),
-        Value::Bool(_) => Value::from("bool"),
-        Value::String(_) => Value::from("string"),
-        Value::Number(n) if n.as_i64().is_some() => Value::from("long"),
-        Value::Number(n) => Value::from(format!("number {n}")),
+        Value::Null => out.push_str("null"),
+        Value::Bool(_) => out.push_str("bool"),
+        Value::String(_) => out.push_str("str"),
+        Value::Number(n) if n.as_i64().is_some() => out.push_str("long"),
+        Value::Number(n) => out.push_str(&format!("num({n})")),
         Value::Array(items) => {
-            let set: BTreeSet<String> = items
+            let mut set: Vec<String> = items
                 .iter()
-                .map(|i| skeleton(i, enums, datetimes).to_string())
+                .map(|i| {
+                    let mut s = String::new();
+                    skeleton(i, enums, datetimes, &mut s);
+                    s
+                })
                 .collect();
-            Value::Array(set.into_iter().map(Value::from).collect())
+            set.sort();
+            set.dedup();
+            out.push('[');
+            out.push_str(&set.join(","));
+            out.push(']');
         }
-        Value::Object(m) => {
-            if let Some(arg) = m.get("__extn").and_then(|x| x["arg"].as_str()) {
-                datetimes.insert(arg.to_string());
-                let mut x = m["__extn"].clone();
-                x["arg"] = Value::from("");
-                return serde_json::json!({"__extn": x});
-            }
-            if let (Some(t), Some(_), 2) = (m.get("type"), m.get("id"), m.len()) {
-                // A uid (of an entity, a reference or a parent).
-                return uid_skeleton(t, &m["id"], enums);
-            }
-            let out: Map<String, Value> = m
-                .iter()
-                .map(|(k, x)| (k.clone(), skeleton(x, enums, datetimes)))
-                .collect();
-            Value::Object(out)
-        }
+        Value::Object(m) => object_skeleton(m, enums, datetimes, out),
     }
 }
 
-fn uid_skeleton(t: &Value, id: &Value, enums: &HashSet<String>) -> Value {
-    let keep = t.as_str().is_some_and(|t| enums.contains(t)) || !id.is_string();
-    serde_json::json!({"type": t, "id": if keep { id.clone() } else { Value::from("") }})
+fn object_skeleton(
+    m: &serde_json::Map<String, Value>,
+    enums: &HashSet<String>,
+    datetimes: &mut BTreeSet<String>,
+    out: &mut String,
+) {
+    if let Some(x) = m.get("__extn") {
+        match (x["arg"].as_str(), x.as_object().map(|o| o.len()), m.len()) {
+            (Some(arg), Some(2), 1) => {
+                datetimes.insert(arg.to_string());
+                out.push_str(&format!("extn({})", x["fn"]));
+            }
+            // Anything else is kept whole: its own skeleton.
+            _ => out.push_str(&Value::Object(m.clone()).to_string()),
+        }
+        return;
+    }
+    if let (Some(t), Some(id), 2) = (m.get("type"), m.get("id"), m.len()) {
+        // A uid (of an entity, a reference or a parent).
+        let keep = t.as_str().is_some_and(|t| enums.contains(t)) || !id.is_string();
+        let id = if keep { id.to_string() } else { String::new() };
+        out.push_str(&format!("uid({t},{id})"));
+        return;
+    }
+    let mut keys: Vec<&String> = m.keys().collect();
+    keys.sort();
+    out.push('{');
+    for k in keys {
+        out.push_str(&Value::from(k.as_str()).to_string());
+        out.push(':');
+        skeleton(&m[k], enums, datetimes, out);
+        out.push(',');
+    }
+    out.push('}');
 }
 
 /// Whether a directed graph of names has a cycle (a type that is its own ancestor).
@@ -195,7 +277,11 @@ mod tests {
             "r": {"__entity": {"type": "Role", "id": "Viewer"}}, "s": []}, "parents": []});
         let d = serde_json::json!({"uid": {"type": "K", "id": "k2"}, "attrs": {"n": true, "c": 2,
             "r": {"__entity": {"type": "Role", "id": "Admin"}}, "s": []}, "parents": []});
-        let sk = |v: &Value, dts: &mut BTreeSet<String>| skeleton(v, &enums, dts);
+        let sk = |v: &Value, dts: &mut BTreeSet<String>| {
+            let mut s = String::new();
+            skeleton(v, &enums, dts, &mut s);
+            s
+        };
         assert_eq!(sk(&a, &mut dts), sk(&b, &mut dts));
         assert_ne!(sk(&a, &mut dts), sk(&c, &mut dts), "enum ids are kept");
         assert_ne!(sk(&a, &mut dts), sk(&d, &mut dts), "value types are kept");

@@ -437,13 +437,18 @@ pub fn load_world_warned(
     let root = fields::parse_located(&file, &src)?;
     let (world, sh) = checked(&file, &root, roles)?;
     let warnings = validate::warnings(&file, &root, &world, &sh);
+    // A large tree takes a while to free; nothing waits for it.
+    std::thread::spawn(move || drop(root));
     Ok((world, warnings))
 }
 
 /// Parse and validate a world from text; `file` names it in problems.
 pub fn parse_world(file: &str, src: &str, roles: &RoleCatalog) -> Result<World, Problems> {
     let root = fields::parse_located(file, src)?;
-    world_from_node(file, &root, roles)
+    let world = world_from_node(file, &root, roles);
+    // A large tree takes a while to free; nothing waits for it.
+    std::thread::spawn(move || drop(root));
+    world
 }
 
 /// Validate a world from an already parsed YAML node (e.g. a world written inline in a
@@ -499,7 +504,7 @@ impl Shape {
     }
 }
 
-fn items<T: DeserializeOwned>(
+fn items<T: DeserializeOwned + Send>(
     file: &str,
     root: &Node,
     section: &'static str,
@@ -517,40 +522,73 @@ fn items<T: DeserializeOwned>(
             return Vec::new();
         }
     };
+    // Records are read in parallel, then taken in file order: the same records and problems.
+    use rayon::prelude::*;
+    let read: Vec<(Read<T>, Vec<Problem>)> = list
+        .par_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let mut p = Vec::new();
+            let r = record(file, section, i, item, &mut p);
+            (r, p)
+        })
+        .collect();
     let mut out = Vec::new();
-    for (i, item) in list.iter().enumerate() {
-        let field = format!("{section}[{i}]");
-        if !matches!(item.kind, Kind::Map(_)) {
-            // serde would bind a list to the record's fields by their order: refused.
-            p.push(Problem::new(
-                file,
-                item.pos,
-                &field,
-                format!(
-                    "a record of `{section}` is a mapping of named fields (`{{ id: ..., ... }}`), not {}",
-                    match item.kind {
-                        Kind::Seq(_) => "a list",
-                        _ => "a single value",
-                    }
-                ),
-            ));
-            continue;
-        }
-        match fields::de::<T>(file, item, &field, p) {
-            Some(v) => {
+    for (i, (r, problems)) in read.into_iter().enumerate() {
+        p.extend(problems);
+        match r {
+            Read::Record(v) => {
                 out.push(v);
                 shape.orig.entry(section).or_default().push(i);
             }
-            None => {
-                if let Some(id) = item.get("id").map(Node::to_json) {
-                    shape
-                        .broken_ids
-                        .insert(id.as_str().map_or_else(|| id.to_string(), String::from));
-                }
+            Read::Broken(Some(id)) => {
+                shape.broken_ids.insert(id);
             }
+            Read::Broken(None) | Read::NotAMapping => {}
         }
     }
     out
+}
+
+/// One record of a section as read: the record, or not (with the id it gave, if any).
+enum Read<T> {
+    Record(T),
+    Broken(Option<String>),
+    NotAMapping,
+}
+
+fn record<T: DeserializeOwned>(
+    file: &str,
+    section: &str,
+    i: usize,
+    item: &Node,
+    p: &mut Vec<Problem>,
+) -> Read<T> {
+    let field = format!("{section}[{i}]");
+    if !matches!(item.kind, Kind::Map(_)) {
+        // serde would bind a list to the record's fields by their order: refused.
+        p.push(Problem::new(
+            file,
+            item.pos,
+            &field,
+            format!(
+                "a record of `{section}` is a mapping of named fields (`{{ id: ..., ... }}`), not {}",
+                match item.kind {
+                    Kind::Seq(_) => "a list",
+                    _ => "a single value",
+                }
+            ),
+        ));
+        return Read::NotAMapping;
+    }
+    match fields::de::<T>(file, item, &field, p) {
+        Some(v) => Read::Record(v),
+        None => Read::Broken(
+            item.get("id")
+                .map(Node::to_json)
+                .map(|id| id.as_str().map_or_else(|| id.to_string(), String::from)),
+        ),
+    }
 }
 
 fn shape(file: &str, root: &Node, p: &mut Vec<Problem>, sh: &mut Shape) -> World {

@@ -7,6 +7,7 @@
 #   request (`keyward export ... --policies-out`), side by side, with the ratio.
 # Prints a markdown table. Usage:
 #   scripts/scale.sh [--sizes "1000 10000 30000"] [--runs 3] [--no-audit] [--no-cedar]
+# KEYWARD=path/to/keyward runs another build (e.g. an older one, for before/after).
 # Needs: a release build (`cargo build --release`), /usr/bin/time, and `cedar` on PATH or in
 # ~/.cargo/bin (cargo install cedar-policy-cli) unless --no-cedar.
 set -euo pipefail
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
 done
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-kw="$root/target/release/keyward"
+kw="${KEYWARD:-$root/target/release/keyward}"
 [ -x "$kw" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 cedar="$(command -v cedar || echo "$HOME/.cargo/bin/cedar")"
 if [ "$cedar_cli" = 1 ] && [ ! -x "$cedar" ]; then

@@ -14,6 +14,7 @@
 use crate::decide::entities::{EntityContext, Translation};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt::Write;
 
 /// The entities Cedar must see to judge a whole world's conformance.
 pub enum Reduced {
@@ -150,7 +151,9 @@ fn skeleton(
         Value::Bool(_) => out.push_str("bool"),
         Value::String(_) => out.push_str("str"),
         Value::Number(n) if n.as_i64().is_some() => out.push_str("long"),
-        Value::Number(n) => out.push_str(&format!("num({n})")),
+        Value::Number(n) => {
+            let _ = write!(out, "num({n})");
+        }
         Value::Array(items) => {
             let mut set: Vec<String> = items
                 .iter()
@@ -163,7 +166,10 @@ fn skeleton(
             set.sort();
             set.dedup();
             out.push('[');
-            out.push_str(&set.join(","));
+            for e in set {
+                // Length-prefixed: no element can run into the next.
+                let _ = write!(out, "{}:{e};", e.len());
+            }
             out.push(']');
         }
         Value::Object(m) => object_skeleton(m, enums, datetimes, out),
@@ -179,8 +185,10 @@ fn object_skeleton(
     if let Some(x) = m.get("__extn") {
         match (x["arg"].as_str(), x.as_object().map(|o| o.len()), m.len()) {
             (Some(arg), Some(2), 1) => {
-                datetimes.insert(arg.to_string());
-                out.push_str(&format!("extn({})", x["fn"]));
+                if !datetimes.contains(arg) {
+                    datetimes.insert(arg.to_string());
+                }
+                let _ = write!(out, "extn({})", x["fn"]);
             }
             // Anything else is kept whole: its own skeleton.
             _ => out.push_str(&Value::Object(m.clone()).to_string()),
@@ -190,16 +198,19 @@ fn object_skeleton(
     if let (Some(t), Some(id), 2) = (m.get("type"), m.get("id"), m.len()) {
         // A uid (of an entity, a reference or a parent).
         let keep = t.as_str().is_some_and(|t| enums.contains(t)) || !id.is_string();
-        let id = if keep { id.to_string() } else { String::new() };
-        out.push_str(&format!("uid({t},{id})"));
+        let _ = write!(out, "uid({t},");
+        if keep {
+            let _ = write!(out, "{id}");
+        }
+        out.push(')');
         return;
     }
     let mut keys: Vec<&String> = m.keys().collect();
     keys.sort();
     out.push('{');
     for k in keys {
-        out.push_str(&Value::from(k.as_str()).to_string());
-        out.push(':');
+        // Length-prefixed: no key can run into the next.
+        let _ = write!(out, "{}:{k}:", k.len());
         skeleton(&m[k], enums, datetimes, out);
         out.push(',');
     }

@@ -91,7 +91,8 @@ fn bench(c: &mut Criterion) {
     let request = engine.cedar_request(&t).expect("valid");
     let authorizer = cedar_policy::Authorizer::new();
     c.bench_function("parts/cedar-is-authorized", |b| {
-        b.iter(|| authorizer.is_authorized(black_box(&request), policies, &engine.entities))
+        let entities = engine.entities().expect("entities");
+        b.iter(|| authorizer.is_authorized(black_box(&request), policies, entities))
     });
     // Without validating each request against the schema (audits may do this; the export
     // round-trip test proves every candidate request of the fixtures validates).

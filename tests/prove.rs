@@ -321,7 +321,11 @@ fn world_shape_assumptions_never_match_a_world_request() {
             continue;
         };
         let req = engine.cedar_request(&t).expect("a Cedar request");
-        let r = auth.is_authorized(&req, &as_permits, &engine.entities);
+        let r = auth.is_authorized(
+            &req,
+            &as_permits,
+            engine.entities().expect("the acme entities"),
+        );
         assert_eq!(
             r.decision(),
             cedar_policy::Decision::Deny,

@@ -60,7 +60,12 @@ pub fn check_explained(common: &Common, spec: &RequestSpec, detail: Option<Detai
         let engine = load_engine(common)?;
         let spec = &super::names::request(&engine.tr.world, spec)?;
         let t = engine.translate(spec)?;
-        let d = engine.decide_translated(&t);
+        // A plain check builds only the entities its request reaches; an explanation asks
+        // Cedar again about changed requests and entities, so it needs them all.
+        let d = match detail {
+            None => engine.decide_sliced(&t),
+            Some(_) => engine.decide_translated(&t),
+        };
         let why = detail.map(|detail| {
             let opts = explain::Options {
                 other_permits: detail == Detail::Verbose,

@@ -4,7 +4,8 @@
 //! Owns the call into `cedar-policy` and the shape of a decision. It must not change the world
 //! (that is the evaluator's) nor format output (see `report.rs`).
 
-use crate::decide::entities::{EntityRef, Translation, ty};
+use crate::decide::conform::{Reduced, enum_types, reduce};
+use crate::decide::entities::{EntityRef, Translation, refs_in, ty};
 use crate::decide::policy::{PolicyBundle, PolicyInfo};
 use crate::decide::request::{RequestSpec, Translated, translate};
 use crate::world::World;
@@ -20,7 +21,7 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 /// Allow or deny.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -57,6 +58,19 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// A deny of this request with no reasons yet: what an engine answers before Cedar has.
+    fn undecided(t: &Translated) -> Self {
+        Decision {
+            decision: Verdict::Deny,
+            principal: t.principal.id.clone(),
+            action: t.action.clone(),
+            resource: t.resource.id.clone(),
+            args: t.args.clone(),
+            reasons: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
     /// True when a forbid determined this deny.
     pub fn forbidden(&self) -> bool {
         self.decision == Verdict::Deny && !self.reasons.is_empty()
@@ -67,7 +81,11 @@ impl Decision {
 pub struct Engine {
     pub bundle: PolicyBundle,
     pub tr: Translation,
-    pub entities: Entities,
+    /// Every entity of the world, built on first use (see [`Engine::entities`]); the world's
+    /// conformance to the schema is established by [`Engine::new`] either way.
+    entities: OnceLock<Result<Entities, String>>,
+    /// Entity literals of the policies: roots of every request's slice.
+    literals: Vec<(String, String)>,
     authorizer: Authorizer,
     /// For each action, the policies whose head can match it (same decisions as the whole
     /// set: a policy whose action constraint excludes the action is never evaluated).
@@ -243,6 +261,80 @@ fn split_by_action(
     Ok(out)
 }
 
+/// Every entity of a world, as typed Cedar values checked against the schema. Built directly
+/// (not through Cedar's JSON reader, which costs ~10x more).
+fn build_all(
+    tr: &Translation,
+    schema: &cedar_policy::Schema,
+    conv: &Conv,
+) -> Result<Entities, CedarError> {
+    let built: Vec<Entity> = match tr.entities_json() {
+        Value::Array(items) => items
+            .iter()
+            .map(|e| conv.entity(e))
+            .collect::<Result<_, _>>()?,
+        _ => return Err(CedarError::NotAList),
+    };
+    Ok(Entities::from_entities(built, Some(schema))?)
+}
+
+/// Whether every entity of the world fits the schema, judged on one entity per skeleton
+/// ([`crate::decide::conform`]); false when that cannot say yes.
+fn conforms(tr: &Translation, bundle: &PolicyBundle, conv: &Conv) -> bool {
+    let Some(enums) = enum_types(&bundle.schema_source.text) else {
+        return false;
+    };
+    let Reduced::Sample {
+        entities,
+        datetimes,
+    } = reduce(tr, &enums)
+    else {
+        return false;
+    };
+    let sample: Result<Vec<Entity>, CedarError> = entities.iter().map(|e| conv.entity(e)).collect();
+    let fits = sample
+        .ok()
+        .is_some_and(|es| Entities::from_entities(es, Some(&bundle.schema)).is_ok());
+    // Each datetime evaluated once, as building its entity would.
+    fits && datetimes.iter().enumerate().all(|(i, arg)| {
+        let probe = serde_json::json!({
+            "uid": {"type": "Probe", "id": i.to_string()},
+            "attrs": {"at": {"__extn": {"fn": "datetime", "arg": arg}}},
+            "parents": [],
+        });
+        conv.entity(&probe).is_ok()
+    })
+}
+
+/// Every entity literal written in the policies (`Account::"acme"`, in a head or a
+/// condition), found in their JSON form: an evaluation may read these without the request
+/// naming them.
+fn policy_literals(policies: &PolicySet) -> Vec<(String, String)> {
+    fn walk(v: &Value, out: &mut Vec<(String, String)>) {
+        match v {
+            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            Value::Object(m) => {
+                if let (Some(Value::String(t)), Some(Value::String(id))) =
+                    (m.get("type"), m.get("id"))
+                {
+                    out.push((t.clone(), id.clone()));
+                }
+                m.values().for_each(|i| walk(i, out));
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for p in policies.policies() {
+        if let Ok(j) = p.to_json() {
+            walk(&j, &mut out);
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 impl Engine {
     /// Build the entities of a validated world against the bundle's schema.
     pub fn new(bundle: PolicyBundle, world: World) -> Result<Self, Problems> {
@@ -274,30 +366,31 @@ impl Engine {
                 types.insert(t.to_string(), n);
             }
         }
-        // Entities built directly as typed Cedar values (checked against the schema by
-        // `from_entities`): parsing the same JSON with Cedar's JSON reader costs ~10x more.
-        let conv = Conv { types: &types };
-        let built: Result<Vec<Entity>, CedarError> = match tr.entities_json() {
-            Value::Array(items) => items.iter().map(|e| conv.entity(e)).collect(),
-            _ => Err(CedarError::NotAList),
+        let schema_problem = |e: CedarError| {
+            Problems::one(Problem::new(
+                "",
+                Default::default(),
+                "",
+                format!(
+                    "the world does not fit the schema {}: {e}",
+                    bundle.schema_source.name
+                ),
+            ))
         };
-        let entities = built
-            .and_then(|es| Ok(Entities::from_entities(es, Some(&bundle.schema))?))
-            .map_err(|e| {
-                Problems::one(Problem::new(
-                    "",
-                    Default::default(),
-                    "",
-                    format!(
-                        "the world does not fit the schema {}: {e}",
-                        bundle.schema_source.name
-                    ),
-                ))
-            })?;
+        let conv = Conv { types: &types };
+        let entities = OnceLock::new();
+        if !conforms(&tr, &bundle, &conv) {
+            // Build everything: its refusal is the one to report (or, were the sample wrong
+            // to refuse, the world is accepted as before).
+            let all = build_all(&tr, &bundle.schema, &conv).map_err(schema_problem)?;
+            let _ = entities.set(Ok(all));
+        }
+        let literals = policy_literals(&bundle.policies);
         Ok(Engine {
             bundle,
             tr,
             entities,
+            literals,
             authorizer: Authorizer::new(),
             by_action,
             types,
@@ -409,17 +502,16 @@ impl Engine {
         Ok(self.decide_translated(&t))
     }
 
+    /// Decide one request on the entities it can reach ([`Engine::decide_sliced`]): for a
+    /// command that decides once, such as `check`.
+    pub fn decide_once(&self, spec: &RequestSpec) -> Result<Decision, Problem> {
+        let t = self.translate(spec)?;
+        Ok(self.decide_sliced(&t))
+    }
+
     /// Decide a translated request. Errors of any kind deny.
     pub fn decide_translated(&self, t: &Translated) -> Decision {
-        let mut d = Decision {
-            decision: Verdict::Deny,
-            principal: t.principal.id.clone(),
-            action: t.action.clone(),
-            resource: t.resource.id.clone(),
-            args: t.args.clone(),
-            reasons: Vec::new(),
-            errors: Vec::new(),
-        };
+        let mut d = Decision::undecided(t);
         let request = match self.cedar_request(t) {
             Ok(r) => r,
             Err(e) => {
@@ -428,9 +520,76 @@ impl Engine {
                 return d;
             }
         };
+        let entities = match self.entities() {
+            Ok(e) => e,
+            Err(e) => {
+                d.errors.push(e);
+                return d;
+            }
+        };
+        self.answer(d, &request, entities)
+    }
+
+    /// Decide one translated request on only the entities it can reach (see
+    /// [`Translation::reachable`]): the same decision as [`Engine::decide_translated`], without
+    /// building every entity of the world. For a single request; a run of many requests is
+    /// faster on [`Engine::entities`].
+    pub fn decide_sliced(&self, t: &Translated) -> Decision {
+        if self.entities.get().is_some() {
+            return self.decide_translated(t);
+        }
+        let mut d = Decision::undecided(t);
+        let request = match self.cedar_request(t) {
+            Ok(r) => r,
+            Err(e) => {
+                d.errors
+                    .push(format!("cannot build the Cedar request: {e}"));
+                return d;
+            }
+        };
+        match self.slice(t) {
+            Ok(entities) => self.answer(d, &request, &entities),
+            Err(e) => {
+                d.errors.push(format!("cannot build the entities: {e}"));
+                d
+            }
+        }
+    }
+
+    /// The entities a translated request can reach, built against the schema.
+    pub fn slice(&self, t: &Translated) -> Result<Entities, CedarError> {
+        let mut roots = vec![
+            (t.principal.ty.clone(), t.principal.id.clone()),
+            (t.resource.ty.clone(), t.resource.id.clone()),
+        ];
+        refs_in(&t.context, &mut roots);
+        roots.extend(self.literals.iter().cloned());
+        let conv = Conv { types: &self.types };
+        let built = self
+            .tr
+            .reachable(roots)
+            .iter()
+            .map(|e| conv.entity(e))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Entities::from_entities(built, Some(&self.bundle.schema))?)
+    }
+
+    /// Every entity of the world, built against the schema on first use.
+    pub fn entities(&self) -> Result<&Entities, String> {
+        self.entities
+            .get_or_init(|| {
+                let conv = Conv { types: &self.types };
+                build_all(&self.tr, &self.bundle.schema, &conv).map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Cedar's answer to a request on these entities, as a decision. Errors of any kind deny.
+    fn answer(&self, mut d: Decision, request: &Request, entities: &Entities) -> Decision {
         let response =
             self.authorizer
-                .is_authorized(&request, self.policies_for(&t.action), &self.entities);
+                .is_authorized(request, self.policies_for(&d.action), entities);
         let diag = response.diagnostics();
         d.errors = diag.errors().map(|e| e.to_string()).collect();
         d.errors.sort();

@@ -163,130 +163,242 @@ impl Translation {
     /// Every entity of the world, in Cedar's entities JSON format (an array): grants, accounts,
     /// access groups, users, service IDs, API keys, clusters.
     pub fn entities_json(&self) -> Value {
+        let cx = EntityContext::of(&self.world);
+        Value::Array(self.records().map(|r| self.entity_json(&cx, r)).collect())
+    }
+
+    /// Every entity record of the world, in the order of [`Translation::entities_json`].
+    pub fn records(&self) -> impl Iterator<Item = Rec> + '_ {
+        let w = &self.world;
+        let grants = w
+            .role_bindings
+            .iter()
+            .enumerate()
+            .flat_map(|(i, b)| (0..b.roles.len()).map(move |j| Rec::Grant(i, j)));
+        grants
+            .chain((0..w.accounts.len()).map(Rec::Account))
+            .chain((0..w.access_groups.len()).map(Rec::AccessGroup))
+            .chain((0..w.users.len()).map(Rec::User))
+            .chain((0..w.service_ids.len()).map(Rec::ServiceId))
+            .chain((0..w.api_keys.len()).map(Rec::ApiKey))
+            .chain((0..w.clusters.len()).map(Rec::Cluster))
+    }
+
+    /// The record of the entity `ty::"id"`, if the world has that entity.
+    pub fn record_of(&self, cx: &EntityContext, t: &str, id: &str) -> Option<Rec> {
+        if t == ty::GRANT {
+            return cx.grants.get(id).map(|&(i, j)| Rec::Grant(i, j));
+        }
+        let &(kind, i) = self.index.ids.get(id)?;
+        let rec = match kind {
+            IdKind::Account => Rec::Account(i),
+            IdKind::AccessGroup => Rec::AccessGroup(i),
+            IdKind::User => Rec::User(i),
+            IdKind::ServiceId => Rec::ServiceId(i),
+            IdKind::ApiKey => Rec::ApiKey(i),
+            IdKind::Cluster => Rec::Cluster(i),
+            IdKind::ClassicKey => return None,
+        };
+        (self.entity_type(id) == Some(t)).then_some(rec)
+    }
+
+    /// The entities `roots` can reach, in Cedar's entities JSON format: each root that is an
+    /// entity of the world, then everything any of them names, transitively, as an attribute
+    /// value (at any depth) or a parent. An evaluation that starts from the roots can read no
+    /// other entity, so it decides the same on this slice as on every entity of the world.
+    pub fn reachable(&self, roots: impl IntoIterator<Item = (String, String)>) -> Vec<Value> {
+        let cx = EntityContext::of(&self.world);
+        let mut seen: std::collections::HashSet<(String, String)> = Default::default();
+        let mut todo: Vec<(String, String)> = roots.into_iter().collect();
         let mut out = Vec::new();
-        let parents = Parents::of(&self.world);
-        self.grants(&mut out);
-        self.accounts(&mut out);
-        self.access_groups(&parents, &mut out);
-        self.users(&parents, &mut out);
-        self.service_ids(&parents, &mut out);
-        self.api_keys(&mut out);
-        self.clusters(&mut out);
-        Value::Array(out)
-    }
-
-    fn grants(&self, out: &mut Vec<Value>) {
-        for (i, b) in self.world.role_bindings.iter().enumerate() {
-            for r in &b.roles {
-                out.push(entity(ty::GRANT, &grant_id(i, b, r), json!({}), json!([])));
+        while let Some((t, id)) = todo.pop() {
+            if !seen.insert((t.clone(), id.clone())) {
+                continue;
             }
-        }
-    }
-
-    fn accounts(&self, out: &mut Vec<Value>) {
-        for a in &self.world.accounts {
-            let attrs = json!({
-                "owner": eref(ty::USER, &a.owner),
-                "default_resource_group": a.default_resource_group,
-                "restrict_user_api_key_creation": a.restrict_user_api_key_creation.as_str(),
-            });
-            out.push(entity(ty::ACCOUNT, &a.id, attrs, json!([])));
-        }
-    }
-
-    fn access_groups(&self, parents: &Parents, out: &mut Vec<Value>) {
-        for g in &self.world.access_groups {
-            let attrs = json!({"account": eref(ty::ACCOUNT, &g.account)});
-            let ps = parents.with(&g.id, vec![]);
-            out.push(entity(ty::ACCESS_GROUP, &g.id, attrs, ps));
-        }
-    }
-
-    fn users(&self, parents: &Parents, out: &mut Vec<Value>) {
-        let mut classic_accounts: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
-        for c in &self.world.classic_keys {
-            classic_accounts
-                .entry(c.user.as_str())
-                .or_default()
-                .push(eref(ty::ACCOUNT, &c.account));
-        }
-        let intervals = classic_intervals(&self.world);
-        for (u, (pre, last)) in self.world.users.iter().zip(intervals) {
-            let accounts: Vec<Value> = self
-                .memberships(&u.id)
-                .iter()
-                .map(|a| uid(ty::ACCOUNT, a))
-                .collect();
-            let attrs = json!({
-                "functional": u.functional,
-                "classic_pre": pre,
-                "classic_last": last,
-                "key_count": self.key_count(&u.id),
-                "classic_key_accounts": classic_accounts.get(u.id.as_str()).cloned().unwrap_or_default(),
-            });
-            out.push(entity(
-                ty::USER,
-                &u.id,
-                attrs,
-                parents.with(&u.id, accounts),
-            ));
-        }
-    }
-
-    fn service_ids(&self, parents: &Parents, out: &mut Vec<Value>) {
-        for s in &self.world.service_ids {
-            let mut attrs = json!({
-                "account": eref(ty::ACCOUNT, &s.account),
-                "key_count": self.key_count(&s.id),
-            });
-            if let Some(c) = &s.created_by {
-                attrs["created_by"] = eref(ty::USER, c);
-            }
-            let ps = parents.with(&s.id, vec![uid(ty::ACCOUNT, &s.account)]);
-            out.push(entity(ty::SERVICE_ID, &s.id, attrs, ps));
-        }
-    }
-
-    fn api_keys(&self, out: &mut Vec<Value>) {
-        for (i, k) in self.world.api_keys.iter().enumerate() {
-            let kt = self.key_type(i);
-            let identity_type = if kt == ty::SERVICE_ID_API_KEY {
-                ty::SERVICE_ID
-            } else {
-                ty::USER
+            let Some(rec) = self.record_of(&cx, &t, &id) else {
+                continue;
             };
-            let mut attrs = json!({
-                "identity": eref(identity_type, &k.identity),
-                "account": eref(ty::ACCOUNT, &k.account),
-                "name": k.name,
-                "description": k.description,
-                "locked": k.locked,
-                "disabled": k.disabled,
-                "obsolete": k.obsolete,
-                "action_when_leaked": k.action_when_leaked.as_str(),
-            });
-            if let Some(t) = &k.expires_at {
-                attrs["expires_at"] = datetime(t);
+            let e = self.entity_json(&cx, rec);
+            refs_in(&e["attrs"], &mut todo);
+            if let Value::Array(ps) = &e["parents"] {
+                todo.extend(ps.iter().filter_map(uid_parts));
             }
-            out.push(entity(kt, &k.id, attrs, json!([])));
+            out.push(e);
+        }
+        out
+    }
+
+    /// The entity of one record, in Cedar's entities JSON format.
+    pub fn entity_json(&self, cx: &EntityContext, r: Rec) -> Value {
+        let w = &self.world;
+        match r {
+            Rec::Grant(i, j) => {
+                let b = &w.role_bindings[i];
+                entity(
+                    ty::GRANT,
+                    &grant_id(i, b, &b.roles[j]),
+                    json!({}),
+                    json!([]),
+                )
+            }
+            Rec::Account(i) => account(&w.accounts[i]),
+            Rec::AccessGroup(i) => {
+                let g = &w.access_groups[i];
+                let attrs = json!({"account": eref(ty::ACCOUNT, &g.account)});
+                let ps = cx.parents.with(&g.id, vec![]);
+                entity(ty::ACCESS_GROUP, &g.id, attrs, ps)
+            }
+            Rec::User(i) => self.user(cx, i),
+            Rec::ServiceId(i) => self.service_id(cx, i),
+            Rec::ApiKey(i) => self.api_key(i),
+            Rec::Cluster(i) => cluster(&w.clusters[i]),
         }
     }
 
-    fn clusters(&self, out: &mut Vec<Value>) {
-        for c in &self.world.clusters {
-            let attrs = json!({
-                "account": eref(ty::ACCOUNT, &c.account),
-                "region": c.region,
-                "resource_group": c.resource_group,
-                "addons": c.addons,
-            });
-            out.push(entity(ty::CLUSTER, &c.id, attrs, json!([])));
+    fn user(&self, cx: &EntityContext, i: usize) -> Value {
+        let u = &self.world.users[i];
+        let (pre, last) = cx.intervals[i];
+        let accounts: Vec<Value> = self
+            .memberships(&u.id)
+            .iter()
+            .map(|a| uid(ty::ACCOUNT, a))
+            .collect();
+        let attrs = json!({
+            "functional": u.functional,
+            "classic_pre": pre,
+            "classic_last": last,
+            "key_count": self.key_count(&u.id),
+            "classic_key_accounts": cx.classic_accounts.get(u.id.as_str()).cloned().unwrap_or_default(),
+        });
+        entity(ty::USER, &u.id, attrs, cx.parents.with(&u.id, accounts))
+    }
+
+    fn service_id(&self, cx: &EntityContext, i: usize) -> Value {
+        let s = &self.world.service_ids[i];
+        let mut attrs = json!({
+            "account": eref(ty::ACCOUNT, &s.account),
+            "key_count": self.key_count(&s.id),
+        });
+        if let Some(c) = &s.created_by {
+            attrs["created_by"] = eref(ty::USER, c);
         }
+        let ps = cx.parents.with(&s.id, vec![uid(ty::ACCOUNT, &s.account)]);
+        entity(ty::SERVICE_ID, &s.id, attrs, ps)
+    }
+
+    fn api_key(&self, i: usize) -> Value {
+        let k = &self.world.api_keys[i];
+        let kt = self.key_type(i);
+        let identity_type = if kt == ty::SERVICE_ID_API_KEY {
+            ty::SERVICE_ID
+        } else {
+            ty::USER
+        };
+        let mut attrs = json!({
+            "identity": eref(identity_type, &k.identity),
+            "account": eref(ty::ACCOUNT, &k.account),
+            "name": k.name,
+            "description": k.description,
+            "locked": k.locked,
+            "disabled": k.disabled,
+            "obsolete": k.obsolete,
+            "action_when_leaked": k.action_when_leaked.as_str(),
+        });
+        if let Some(t) = &k.expires_at {
+            attrs["expires_at"] = datetime(t);
+        }
+        entity(kt, &k.id, attrs, json!([]))
     }
 
     /// Stored keys of an identity (R10 counts every stored key).
     fn key_count(&self, id: &str) -> i64 {
         self.key_counts.get(id).copied().unwrap_or(0)
+    }
+}
+
+fn account(a: &crate::world::Account) -> Value {
+    let attrs = json!({
+        "owner": eref(ty::USER, &a.owner),
+        "default_resource_group": a.default_resource_group,
+        "restrict_user_api_key_creation": a.restrict_user_api_key_creation.as_str(),
+    });
+    entity(ty::ACCOUNT, &a.id, attrs, json!([]))
+}
+
+fn cluster(c: &crate::world::Cluster) -> Value {
+    let attrs = json!({
+        "account": eref(ty::ACCOUNT, &c.account),
+        "region": c.region,
+        "resource_group": c.resource_group,
+        "addons": c.addons,
+    });
+    entity(ty::CLUSTER, &c.id, attrs, json!([]))
+}
+
+/// `(type, id)` of a uid in Cedar's JSON form (`{"type": .., "id": ..}`).
+fn uid_parts(v: &Value) -> Option<(String, String)> {
+    Some((
+        v["type"].as_str()?.to_string(),
+        v["id"].as_str()?.to_string(),
+    ))
+}
+
+/// Every entity a value in Cedar's JSON form refers to (`{"__entity": ..}`), at any depth.
+pub fn refs_in(v: &Value, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Array(items) => items.iter().for_each(|i| refs_in(i, out)),
+        Value::Object(m) => match m.get("__entity") {
+            Some(e) => out.extend(uid_parts(e)),
+            None => m.values().for_each(|i| refs_in(i, out)),
+        },
+        _ => {}
+    }
+}
+
+/// One entity record of a world: which section, which record (a grant: which binding and
+/// which of its roles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rec {
+    Grant(usize, usize),
+    Account(usize),
+    AccessGroup(usize),
+    User(usize),
+    ServiceId(usize),
+    ApiKey(usize),
+    Cluster(usize),
+}
+
+/// What one entity's JSON needs beyond its own record, built once per world (linear in it):
+/// parents by subject, each user's classic interval and classic-key accounts, grants by id.
+pub struct EntityContext<'w> {
+    parents: Parents<'w>,
+    intervals: Vec<(i64, i64)>,
+    classic_accounts: HashMap<&'w str, Vec<Value>>,
+    grants: HashMap<String, (usize, usize)>,
+}
+
+impl<'w> EntityContext<'w> {
+    /// The context of a world's entities.
+    pub fn of(w: &'w World) -> Self {
+        let mut classic_accounts: HashMap<&str, Vec<Value>> = HashMap::new();
+        for c in &w.classic_keys {
+            classic_accounts
+                .entry(c.user.as_str())
+                .or_default()
+                .push(eref(ty::ACCOUNT, &c.account));
+        }
+        let mut grants = HashMap::new();
+        for (i, b) in w.role_bindings.iter().enumerate() {
+            for (j, r) in b.roles.iter().enumerate() {
+                grants.entry(grant_id(i, b, r)).or_insert((i, j));
+            }
+        }
+        EntityContext {
+            parents: Parents::of(w),
+            intervals: classic_intervals(w),
+            classic_accounts,
+            grants,
+        }
     }
 }
 

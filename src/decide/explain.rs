@@ -143,6 +143,8 @@ struct Answer {
 /// One request being explained: the engine, the request and its policies split by effect.
 struct Ctx<'a> {
     engine: &'a Engine,
+    /// Every entity of the world (an explanation asks about changed copies of them).
+    entities: &'a Entities,
     t: &'a Translated,
     all: &'a PolicySet,
     permits: PolicySet,
@@ -228,8 +230,15 @@ pub fn explain(engine: &Engine, t: &Translated, decision: Verdict, opts: Options
     let Some(principal) = principal else {
         return e;
     };
+    // The world's entities could not be built: nothing can be asked, as for a failed
+    // evaluation.
+    let Ok(entities) = engine.entities() else {
+        e.evaluation_failed = true;
+        return e;
+    };
     let cx = Ctx {
         engine,
+        entities,
         t,
         all,
         permits,
@@ -238,12 +247,12 @@ pub fn explain(engine: &Engine, t: &Translated, decision: Verdict, opts: Options
     };
     e.held = held(&cx);
     e.member = member(&cx);
-    let base = cx.ask(t, &cx.permits, &engine.entities);
+    let base = cx.ask(t, &cx.permits, cx.entities);
     e.permitted_by = base
         .as_ref()
         .map(|a| cx.reasons(&a.ids, Effect::Permit))
         .unwrap_or_default();
-    let full = cx.ask(t, cx.all, &engine.entities);
+    let full = cx.ask(t, cx.all, cx.entities);
     if full.as_ref().is_none_or(|a| a.errors) {
         e.evaluation_failed = true;
         return e;
@@ -282,7 +291,6 @@ pub fn explain(engine: &Engine, t: &Translated, decision: Verdict, opts: Options
 /// the principal is in (Cedar's entity hierarchy answers "in").
 fn held(cx: &Ctx) -> Vec<Held> {
     let ancestors: HashSet<&EntityUid> = cx
-        .engine
         .entities
         .ancestors(&cx.principal)
         .map(|a| a.collect())
@@ -319,8 +327,7 @@ fn member(cx: &Ctx) -> bool {
     let Ok(account) = cx.engine.uid(ty::ACCOUNT, &cx.t.target.account) else {
         return false;
     };
-    cx.engine
-        .entities
+    cx.entities
         .ancestors(&cx.principal)
         .is_some_and(|mut a| a.any(|u| u == &account))
 }
@@ -395,7 +402,6 @@ fn grant_outcomes(cx: &Ctx, held: &[Held], member: bool) -> Option<Vec<Outcome>>
 fn with_grants(cx: &Ctx, grants: &[Grant]) -> Result<Entities, ExplainError> {
     let err = |e: &dyn std::fmt::Display| ExplainError::Cedar(e.to_string());
     let e = cx
-        .engine
         .entities
         .get(&cx.principal)
         .cloned()
@@ -411,8 +417,7 @@ fn with_grants(cx: &Ctx, grants: &[Grant]) -> Result<Entities, ExplainError> {
         added.push(Entity::new_no_attrs(g_uid, HashSet::new()));
     }
     added.push(Entity::new(uid, attrs, parents).map_err(|e| err(&e))?);
-    cx.engine
-        .entities
+    cx.entities
         .clone()
         .upsert_entities(added, Some(&cx.engine.bundle.schema))
         .map_err(|e| err(&e))
@@ -579,7 +584,7 @@ fn attribute_outcomes(cx: &Ctx) -> Vec<Outcome> {
     let (strings, longs) = literals(cx);
     let mut out = Vec::new();
     for uid in touched(cx) {
-        let Some(entity) = cx.engine.entities.get(&uid) else {
+        let Some(entity) = cx.entities.get(&uid) else {
             continue;
         };
         let mut attrs: Vec<(String, EvalResult)> = entity
@@ -621,8 +626,7 @@ fn changed_entity(
         None => attrs.remove(name),
     };
     let changed = Entity::new(uid, attrs, parents).ok()?;
-    cx.engine
-        .entities
+    cx.entities
         .clone()
         .upsert_entities([changed], Some(&cx.engine.bundle.schema))
         .ok()
@@ -655,7 +659,7 @@ fn context_outcomes(cx: &Ctx, strings: &BTreeSet<String>) -> Vec<Outcome> {
                 now: value.to_string(),
                 to,
             };
-            out.extend(cx.outcome(change, &t, &cx.engine.entities));
+            out.extend(cx.outcome(change, &t, cx.entities));
         }
     }
     out
@@ -697,7 +701,7 @@ fn cannot_apply(cx: &Ctx) -> Option<HashSet<String>> {
         schema,
     )
     .ok()?;
-    let entities = PartialEntities::from_concrete(cx.engine.entities.clone(), schema).ok()?;
+    let entities = PartialEntities::from_concrete(cx.entities.clone(), schema).ok()?;
     let response = cx.permits.tpe(&request, &entities, schema).ok()?;
     Some(response.false_permits().map(|id| id.to_string()).collect())
 }

@@ -12,6 +12,7 @@
 //! May use: [`crate::world`].
 
 pub mod action;
+pub mod conform;
 pub mod engine;
 pub mod entities;
 pub mod explain;

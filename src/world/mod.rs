@@ -13,6 +13,7 @@
 //!
 //! May use: nothing else of the crate. Every other stage builds on this one.
 
+pub mod fastyaml;
 pub mod fields;
 pub mod generate;
 pub mod model;

@@ -518,16 +518,48 @@ pub fn load_world_warned(
     roles: &RoleCatalog,
 ) -> Result<(World, Vec<Problem>), Problems> {
     let (file, src) = crate::world::problem::read_input(path)?;
-    let root = fields::parse_located(&file, &src)?;
-    let (world, sh) = checked(&file, &root, roles)?;
-    let warnings = validate::warnings(&file, &root, &world, &sh);
-    Ok((world, warnings))
+    checked_text(&file, &src, roles, true)
 }
 
 /// Parse and validate a world from text; `file` names it in problems.
 pub fn parse_world(file: &str, src: &str, roles: &RoleCatalog) -> Result<World, Problems> {
+    checked_text(file, src, roles, false).map(|(world, _)| world)
+}
+
+/// The world of a text, checked, with its warnings when `warn`. The tree is consumed while the
+/// records are read (no second copy of the world in memory); only when there is a problem or
+/// a warning to locate is the text parsed again, into the same tree, and checked with it, so
+/// every problem is located exactly as it always was.
+fn checked_text(
+    file: &str,
+    src: &str,
+    roles: &RoleCatalog,
+    warn: bool,
+) -> Result<(World, Vec<Problem>), Problems> {
     let root = fields::parse_located(file, src)?;
-    world_from_node(file, &root, roles)
+    let mut p = Vec::new();
+    let mut sh = Shape::default();
+    let mut world = shape(file, root, &mut p, &mut sh);
+    let unlocated = Node {
+        pos: Default::default(),
+        kind: Kind::Map(Vec::new()),
+    };
+    if p.is_empty() {
+        validate::check(file, &unlocated, &mut world, roles, &sh, &mut p);
+    }
+    let clean =
+        p.is_empty() && (!warn || validate::warnings(file, &unlocated, &world, &sh).is_empty());
+    if clean {
+        return Ok((world, Vec::new()));
+    }
+    let root = fields::parse_located(file, src)?;
+    let (world, sh) = checked(file, &root, roles)?;
+    let warnings = if warn {
+        validate::warnings(file, &root, &world, &sh)
+    } else {
+        Vec::new()
+    };
+    Ok((world, warnings))
 }
 
 /// [`parse_world`], with the warnings of a valid world (see [`load_world_warned`]).
@@ -552,7 +584,7 @@ pub fn world_from_node(file: &str, root: &Node, roles: &RoleCatalog) -> Result<W
 fn checked(file: &str, root: &Node, roles: &RoleCatalog) -> Result<(World, Shape), Problems> {
     let mut p = Vec::new();
     let mut sh = Shape::default();
-    let mut world = shape(file, root, &mut p, &mut sh);
+    let mut world = shape(file, root.clone(), &mut p, &mut sh);
     // Cross-record checks run on what parsed, so one pass reports every problem.
     validate::check(file, root, &mut world, roles, &sh, &mut p);
     if p.is_empty() {
@@ -595,17 +627,17 @@ impl Shape {
     }
 }
 
-fn items<T: DeserializeOwned>(
+fn items<T: DeserializeOwned + Send>(
     file: &str,
-    root: &Node,
+    sections: &mut HashMap<String, Node>,
     section: &'static str,
     p: &mut Vec<Problem>,
     shape: &mut Shape,
 ) -> Vec<T> {
-    let Some(node) = root.get(section) else {
+    let Some(node) = sections.remove(section) else {
         return Vec::new();
     };
-    let list = match &node.kind {
+    let list = match node.kind {
         Kind::Seq(list) => list,
         Kind::Scalar(serde_json::Value::Null) => return Vec::new(),
         _ => {
@@ -613,43 +645,78 @@ fn items<T: DeserializeOwned>(
             return Vec::new();
         }
     };
+    // Records are read in parallel, then taken in file order: the same records and problems.
+    use rayon::prelude::*;
+    // Each record's nodes are freed as soon as it is read.
+    let read: Vec<(Read<T>, Vec<Problem>)> = list
+        .into_par_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let mut p = Vec::new();
+            let r = record(file, section, i, &item, &mut p);
+            (r, p)
+        })
+        .collect();
     let mut out = Vec::new();
-    for (i, item) in list.iter().enumerate() {
-        let field = format!("{section}[{i}]");
-        if !matches!(item.kind, Kind::Map(_)) {
-            // serde would bind a list to the record's fields by their order: refused.
-            p.push(Problem::new(
-                file,
-                item.pos,
-                &field,
-                format!(
-                    "a record of `{section}` is a mapping of named fields (`{{ id: ..., ... }}`), not {}",
-                    match item.kind {
-                        Kind::Seq(_) => "a list",
-                        _ => "a single value",
-                    }
-                ),
-            ));
-            continue;
-        }
-        match fields::de::<T>(file, item, &field, p) {
-            Some(v) => {
+    for (i, (r, problems)) in read.into_iter().enumerate() {
+        p.extend(problems);
+        match r {
+            Read::Record(v) => {
                 out.push(v);
                 shape.orig.entry(section).or_default().push(i);
             }
-            None => {
-                if let Some(id) = item.get("id").map(Node::to_json) {
-                    shape
-                        .broken_ids
-                        .insert(id.as_str().map_or_else(|| id.to_string(), String::from));
-                }
+            Read::Broken(Some(id)) => {
+                shape.broken_ids.insert(id);
             }
+            Read::Broken(None) | Read::NotAMapping => {}
         }
     }
     out
 }
 
-fn shape(file: &str, root: &Node, p: &mut Vec<Problem>, sh: &mut Shape) -> World {
+/// One record of a section as read: the record, or not (with the id it gave, if any).
+enum Read<T> {
+    Record(T),
+    Broken(Option<String>),
+    NotAMapping,
+}
+
+fn record<T: DeserializeOwned>(
+    file: &str,
+    section: &str,
+    i: usize,
+    item: &Node,
+    p: &mut Vec<Problem>,
+) -> Read<T> {
+    let field = format!("{section}[{i}]");
+    if !matches!(item.kind, Kind::Map(_)) {
+        // serde would bind a list to the record's fields by their order: refused.
+        p.push(Problem::new(
+            file,
+            item.pos,
+            &field,
+            format!(
+                "a record of `{section}` is a mapping of named fields (`{{ id: ..., ... }}`), not {}",
+                match item.kind {
+                    Kind::Seq(_) => "a list",
+                    _ => "a single value",
+                }
+            ),
+        ));
+        return Read::NotAMapping;
+    }
+    match fields::de::<T>(file, item, &field, p) {
+        Some(v) => Read::Record(v),
+        None => Read::Broken(
+            item.get("id")
+                .map(Node::to_json)
+                .map(|id| id.as_str().map_or_else(|| id.to_string(), String::from)),
+        ),
+    }
+}
+
+/// The typed records of a parsed tree (consumed: a record's nodes are freed once it is read).
+fn shape(file: &str, root: Node, p: &mut Vec<Problem>, sh: &mut Shape) -> World {
     if !matches!(root.kind, Kind::Map(_)) {
         p.push(Problem::new(
             file,
@@ -659,7 +726,7 @@ fn shape(file: &str, root: &Node, p: &mut Vec<Problem>, sh: &mut Shape) -> World
         ));
         return World::default();
     }
-    fields::unknown_keys(file, root, &SECTIONS, "section", p);
+    fields::unknown_keys(file, &root, &SECTIONS, "section", p);
     let now = match root.get("now").map(|n| (n, n.to_json())) {
         None | Some((_, serde_json::Value::Null)) => None,
         Some((_, serde_json::Value::String(s))) => Some(s),
@@ -673,17 +740,21 @@ fn shape(file: &str, root: &Node, p: &mut Vec<Problem>, sh: &mut Shape) -> World
             None
         }
     };
+    let mut sections: HashMap<String, Node> = match root.kind {
+        Kind::Map(entries) => entries.into_iter().map(|(k, _, v)| (k, v)).collect(),
+        _ => HashMap::new(),
+    };
     World {
         now,
-        accounts: items(file, root, "accounts", p, sh),
-        users: items(file, root, "users", p, sh),
-        service_ids: items(file, root, "service_ids", p, sh),
-        access_groups: items(file, root, "access_groups", p, sh),
-        role_bindings: items(file, root, "role_bindings", p, sh),
-        api_keys: items(file, root, "api_keys", p, sh),
-        classic_keys: items(file, root, "classic_keys", p, sh),
-        clusters: items(file, root, "clusters", p, sh),
-        cluster_api_keys: items(file, root, "cluster_api_keys", p, sh),
+        accounts: items(file, &mut sections, "accounts", p, sh),
+        users: items(file, &mut sections, "users", p, sh),
+        service_ids: items(file, &mut sections, "service_ids", p, sh),
+        access_groups: items(file, &mut sections, "access_groups", p, sh),
+        role_bindings: items(file, &mut sections, "role_bindings", p, sh),
+        api_keys: items(file, &mut sections, "api_keys", p, sh),
+        classic_keys: items(file, &mut sections, "classic_keys", p, sh),
+        clusters: items(file, &mut sections, "clusters", p, sh),
+        cluster_api_keys: items(file, &mut sections, "cluster_api_keys", p, sh),
     }
 }
 

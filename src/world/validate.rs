@@ -726,9 +726,13 @@ impl Checker<'_> {
 /// keys, R18).
 pub(super) fn warnings(file: &str, root: &Node, w: &World, shape: &Shape) -> Vec<Problem> {
     let mut out = Vec::new();
+    // By id, so that the check stays linear in users and service IDs.
+    let users: HashMap<&str, &User> = w.users.iter().map(|u| (u.id.as_str(), u)).rev().collect();
     for (i, s) in w.service_ids.iter().enumerate() {
         let Some(c) = &s.created_by else { continue };
-        let Some(u) = w.user(c) else { continue };
+        let Some(u) = users.get(c.as_str()) else {
+            continue;
+        };
         if !u.accounts.contains(&s.account) {
             let path = format!("service_ids[{}].created_by", shape.orig("service_ids", i));
             out.push(Problem::new(

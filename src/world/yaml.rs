@@ -29,14 +29,14 @@ pub struct Pos {
 }
 
 /// One node of a located YAML tree.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Node {
     pub pos: Pos,
     pub kind: Kind,
 }
 
 /// What a node holds.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
     Scalar(Value),
     Seq(Vec<Node>),
@@ -157,8 +157,17 @@ fn split_path(path: &str) -> Vec<Seg> {
     out
 }
 
-/// Parse one YAML document. An empty document is an empty mapping.
+/// Parse one YAML document. An empty document is an empty mapping. Plain block YAML is read
+/// by [`crate::world::fastyaml`] (the same tree, faster), anything else by the general parser.
 pub fn parse(src: &str) -> Result<Node, SyntaxError> {
+    match crate::world::fastyaml::parse(src) {
+        Some(node) => Ok(node),
+        None => parse_general(src),
+    }
+}
+
+/// [`parse`] with the general parser only (yaml-rust2), whatever the text.
+pub fn parse_general(src: &str) -> Result<Node, SyntaxError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(src);
     parser.load(&mut builder, true).map_err(|e| SyntaxError {
@@ -277,7 +286,7 @@ fn pos_of(mark: Marker) -> Pos {
 }
 
 /// YAML 1.2 core schema resolution of a plain scalar.
-fn resolve_plain(s: &str) -> Value {
+pub(crate) fn resolve_plain(s: &str) -> Value {
     match s {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),

@@ -137,8 +137,15 @@ type Residuals = (Vec<(String, Option<Residual>)>, Vec<Option<Residual>>);
 impl<'e> Auditor<'e> {
     /// Prepare the populations (users, service IDs, API keys) and indexes of an engine's world.
     pub fn new(engine: &'e Engine) -> Result<Self, AuditError> {
-        let partial =
-            PartialEntities::from_concrete(engine.entities.clone(), &engine.bundle.schema)?;
+        let all = engine.entities().map_err(|e| {
+            AuditError::Engine(crate::world::problem::Problem::new(
+                "",
+                Default::default(),
+                "",
+                e,
+            ))
+        })?;
+        let partial = PartialEntities::from_concrete(all.clone(), &engine.bundle.schema)?;
         let ents = EntityIndex::new(engine.tr.entities_json());
         Ok(Auditor {
             engine,

@@ -78,7 +78,7 @@ struct Run<'a> {
     stats: &'a AuditStats,
     groups: &'a [Target3],
     /// (API key, account) pairs to decide `login` for.
-    logins: &'a [(String, String)],
+    logins: &'a Logins<'a>,
     callers: &'a [&'a str],
     rank: &'a HashMap<&'a str, usize>,
 }
@@ -99,7 +99,11 @@ impl Run<'_> {
     /// One group per account, with the API keys as the principals; rows in the order of the
     /// one-by-one loop (key, then account).
     fn logins_by_account(&self, a: &Auditor) -> Vec<Decision> {
-        let mut accounts: Vec<&str> = self.logins.iter().map(|(_, acc)| acc.as_str()).collect();
+        let mut accounts: Vec<&str> = if self.logins.keys.is_empty() {
+            Vec::new()
+        } else {
+            self.logins.accounts.clone()
+        };
         accounts.sort_unstable();
         accounts.dedup();
         let login = |acc: &&str| Target3 {
@@ -125,19 +129,22 @@ impl Run<'_> {
     }
 
     fn logins_one_by_one(&self, tx: &SyncSender<Chunk>) -> Result<(), SendError<Chunk>> {
-        for part in self.logins.chunks(CHUNK) {
+        for start in (0..self.logins.len()).step_by(CHUNK) {
+            let part = start..(start + CHUNK).min(self.logins.len());
+            let n = part.len();
             let rows: Vec<Decision> = part
-                .par_iter()
-                .filter_map(|(k, a)| {
+                .into_par_iter()
+                .filter_map(|i| {
+                    let (k, a) = self.logins.pair(i);
                     self.kept(RequestSpec {
-                        principal: k.clone(),
+                        principal: k.to_string(),
                         action: LOGIN.into(),
-                        resource: Some(a.clone()),
+                        resource: Some(a.to_string()),
                         ..Default::default()
                     })
                 })
                 .collect();
-            tx.send((rows, part.len()))?;
+            tx.send((rows, n))?;
         }
         Ok(())
     }
@@ -201,18 +208,42 @@ fn targets(engine: &Engine, opts: &AuditOptions) -> Vec<Target3> {
         .collect()
 }
 
-/// The (API key, account) pairs of `login` the options select: every key with every account.
-fn logins(engine: &Engine, opts: &AuditOptions) -> Vec<(String, String)> {
-    if opts.action.as_deref().is_some_and(|a| a != LOGIN) {
-        return Vec::new();
+/// The (API key, account) pairs of `login` the options select: every key with every account,
+/// key by key. Kept as its two lists (the pairs are keys x accounts: never materialised).
+struct Logins<'w> {
+    keys: Vec<&'w str>,
+    accounts: Vec<&'w str>,
+}
+
+impl Logins<'_> {
+    fn len(&self) -> usize {
+        self.keys.len() * self.accounts.len()
     }
+
+    /// The `i`-th pair, in key-then-account order.
+    fn pair(&self, i: usize) -> (&str, &str) {
+        let n = self.accounts.len().max(1);
+        (self.keys[i / n], self.accounts[i % n])
+    }
+}
+
+fn logins<'w>(engine: &'w Engine, opts: &AuditOptions) -> Logins<'w> {
     let w = &engine.tr.world;
-    let accounts: Vec<String> = w.accounts.iter().map(|a| a.id.clone()).collect();
-    w.api_keys
-        .iter()
-        .flat_map(|k| accounts.iter().map(move |a| (k.id.clone(), a.clone())))
-        .filter(|(_, a)| opts.resource.as_deref().is_none_or(|r| r == a))
-        .collect()
+    if opts.action.as_deref().is_some_and(|a| a != LOGIN) {
+        return Logins {
+            keys: Vec::new(),
+            accounts: Vec::new(),
+        };
+    }
+    Logins {
+        keys: w.api_keys.iter().map(|k| k.id.as_str()).collect(),
+        accounts: w
+            .accounts
+            .iter()
+            .map(|a| a.id.as_str())
+            .filter(|a| opts.resource.as_deref().is_none_or(|r| r == *a))
+            .collect(),
+    }
 }
 
 fn keep(engine: &Engine, opts: &AuditOptions, d: &Decision) -> bool {

@@ -123,7 +123,9 @@ fn truth(pop: &Population, t: &Translated, ps: &PolicySet) -> Vec<String> {
                 Some(&e.bundle.schema),
             )
             .expect("request");
-            auth.is_authorized(&req, ps, &e.entities).decision() == cedar_policy::Decision::Allow
+            auth.is_authorized(&req, ps, e.entities().expect("entities"))
+                .decision()
+                == cedar_policy::Decision::Allow
         })
         .cloned()
         .collect()

@@ -189,7 +189,7 @@ fn coverage_names_a_policy_no_test_reaches_and_min_coverage_fails() {
     );
     assert!(out.contains("rules no test exercised: R99"), "{out}");
 
-    // Without --coverage the run still says which policies determined nothing (INTERFACE.md).
+    // Without --coverage the run still says which policies determined nothing (docs/cli.md).
     let (code, out, _) = keyward_test(&["tests/decisions", "--policies", &p]);
     assert_eq!(code, 0, "{out}");
     assert!(

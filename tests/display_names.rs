@@ -1,4 +1,4 @@
-//! Display fields (INTERFACE.md): the CLI accepts a unique email or name where it takes an id,
+//! Display fields (docs/cli.md): the CLI accepts a unique email or name where it takes an id,
 //! an ambiguous one is bad input listing the candidates, and text output shows the name beside
 //! an opaque id. Worlds without display fields read exactly as before.
 

@@ -1,4 +1,4 @@
-//! Findings F1-F6 of RULES.md: the whole report of fixtures/acme.yaml (text and JSON, snapshotted
+//! Findings F1-F6 of docs/rules.md: the whole report of fixtures/acme.yaml (text and JSON, snapshotted
 //! and read against the fixture), and for each rule a small world where it fires and one where it
 //! does not. F3 is asked of the policies: changing a policy changes it.
 

@@ -1,4 +1,4 @@
-//! `keyward audit --format html` (INTERFACE.md, "A picture of who may do what"), checked as a
+//! `keyward audit --format html` (docs/cli.md, "A picture of who may do what"), checked as a
 //! person sees it: the page is loaded in a real headless Chromium, its scripts run, and the
 //! DOM Chromium prints afterwards is compared with what `audit --format json` and
 //! `findings --format json` say for the same world and filters. Chromium is required: these
@@ -239,7 +239,7 @@ const KEY_ACTIONS: [&str; 7] = [
     "api-key-enable",
 ];
 
-/// The `keyward-summary` figures, worked out from the json outputs as INTERFACE.md defines
+/// The `keyward-summary` figures, worked out from the json outputs as docs/cli.md defines
 /// them: rows per action, findings per rule, the users and service IDs with a row (principals
 /// of every action but `login`), the API keys the rows are about (`login`'s principals and the
 /// resources of the key actions), and the rows.

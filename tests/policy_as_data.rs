@@ -1,6 +1,6 @@
 //! Decisions come from the policy files, not from Rust: removing or editing a `.cedar` file
 //! given with --policies flips the decision with no rebuild. Also: every shipped policy carries
-//! @id, @rule and @doc, and every permission rule of RULES.md is encoded by some policy.
+//! @id, @rule and @doc, and every permission rule of docs/rules.md is encoded by some policy.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

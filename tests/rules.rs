@@ -1,4 +1,4 @@
-//! Decision tests for every rule of ../shared/RULES.md (R1-R25) and conflict (C1-C3): at least
+//! Decision tests for every rule of docs/rules.md (R1-R25) and conflict (C1-C3): at least
 //! one allow and one deny each, named after the rule. Each deny states whether a forbid (and
 //! which) determined it or nothing permitted it. Most cases run on fixtures/acme.yaml (see its
 //! header for who holds what); the rest on small worlds written here.

@@ -323,7 +323,7 @@ fn explain_is_a_json_field_only_when_asked() {
         permit["permits"][0]["policy"], "iam-admin-manages-user-keys",
         "{json}"
     );
-    // The keys of INTERFACE.md stay as they are.
+    // The keys of docs/cli.md stay as they are.
     for key in [
         "decision",
         "principal",

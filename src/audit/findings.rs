@@ -1,4 +1,4 @@
-//! Findings F1-F6 of RULES.md: recommendations an audit reports about a world (risky cluster API
+//! Findings F1-F6 of docs/rules.md: recommendations an audit reports about a world (risky cluster API
 //! keys, keys that never expire, accounts open to roleless members, identities near the key
 //! limit), each with its subject, why, and what to do (rendered by [`crate::report::findings`]).
 //!
@@ -22,7 +22,7 @@ pub const NEAR_KEY_LIMIT: usize = 18;
 /// How many roleless members an F5 message names before "and N more".
 const NAMES_SHOWN: usize = 10;
 
-/// One finding: a rule of RULES.md (F1-F6), what it is about, why, and what to do.
+/// One finding: a rule of docs/rules.md (F1-F6), what it is about, why, and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// `F1` .. `F6`.

@@ -1,6 +1,6 @@
 //! `keyward findings`: the findings F1–F6 for a world, narrowed by `--rule` and `--account`.
 //! Recommendations exit 0 whatever they are, unless `--fail-on` makes them a gate: exit 3 when
-//! one of those rules is found (INTERFACE.md, "Gates for pipelines"); 1 for bad input.
+//! one of those rules is found (docs/cli.md, "Gates for pipelines"); 1 for bad input.
 //!
 //! Also owns which findings an audit shows under its filters ([`Selection`]), so that both
 //! commands narrow findings the same way.

@@ -1,6 +1,6 @@
 //! Display names where the CLI takes an id (`--principal`, `--resource`, `--arg account=`,
 //! `--arg resource_group=`, audit filters): each resolved to the id it names, before a request
-//! is built (INTERFACE.md, "Display fields").
+//! is built (docs/cli.md, "Display fields").
 //!
 //! Owns which flag expects which kinds, and that an audit filter names something that exists
 //! (an unknown value is bad input listing the nearest candidates, never an empty audit).

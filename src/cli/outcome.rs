@@ -11,7 +11,7 @@ use crate::world::problem::{Problem, Problems};
 use std::io::Write;
 use std::process::{ExitCode, Termination};
 
-/// The exit status of a command (INTERFACE.md: 0 allowed or success, 1 bad input or a failed
+/// The exit status of a command (docs/cli.md: 0 allowed or success, 1 bad input or a failed
 /// expectation, 2 denied, 3 a gate tripped).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Exit {
@@ -43,7 +43,7 @@ impl Exit {
     }
 }
 
-/// Tests and scripts compare exit statuses with the numbers INTERFACE.md documents.
+/// Tests and scripts compare exit statuses with the numbers docs/cli.md documents.
 impl PartialEq<i32> for Exit {
     fn eq(&self, code: &i32) -> bool {
         self.code() == *code

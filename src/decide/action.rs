@@ -18,7 +18,7 @@ use crate::world::{LeakAction, Restriction};
 use std::fmt;
 use std::str::FromStr;
 
-/// An action of the schema (`schemas/keyward.cedarschema`), in the order INTERFACE.md lists them.
+/// An action of the schema (`schemas/keyward.cedarschema`), in the order docs/cli.md lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Action {
     ApiKeyCreate,

@@ -19,7 +19,7 @@ use crate::world::problem::Problem;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The actions of INTERFACE.md, in the order the docs list them (the names of the table).
+/// The actions of docs/cli.md, in the order the docs list them (the names of the table).
 pub const ACTIONS: [&str; action::COUNT] = action::names();
 
 /// Every action.

@@ -2,7 +2,7 @@
 //! reset, remove a user, …), described as typed [`Change`]s and a typed [`Done`], plus the leak
 //! event (R14). [`carry_out`] dispatches on the action name to one function per action family.
 //!
-//! Owns the state change of every action of INTERFACE.md and the secrets it makes (R12: a new
+//! Owns the state change of every action of docs/cli.md and the secrets it makes (R12: a new
 //! key's value is random, shown once, and only its fingerprint is kept). It must not decide
 //! permissions: it runs only on a decision the policies allowed, reads no role, and checks no
 //! ownership; nor does it word what it did (`report::changes` does). A fact a change needs that

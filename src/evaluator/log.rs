@@ -32,7 +32,7 @@ pub enum Attempted<'a> {
     Leak(&'a str),
 }
 
-/// What was asked, decided and done, before it is chained: the INTERFACE.md fields but
+/// What was asked, decided and done, before it is chained: the docs/cli.md fields but
 /// `prev_sha256`. Secret args (an `apikey` value) are redacted; `error` is set when an allowed
 /// request failed (a stale etag, nothing to delete), and its world hashes are then equal.
 pub struct Attempt<'a> {
@@ -45,7 +45,7 @@ pub struct Attempt<'a> {
 }
 
 impl Attempt<'_> {
-    /// The log line's fields, in the order INTERFACE.md lists them.
+    /// The log line's fields, in the order docs/cli.md lists them.
     pub fn entry(&self) -> Map<String, Value> {
         let d = match self.what {
             Attempted::Request(d) => d,

@@ -1,7 +1,7 @@
 //! Scenarios: a script of steps (requests and events) run in order against a world, each step
 //! seeing the state the previous ones left, with expectations checked.
 //!
-//! Owns the script format (INTERFACE.md `keyward run`), its located parse errors, and the
+//! Owns the script format (docs/cli.md `keyward run`), its located parse errors, and the
 //! [`Runner`] that decides each request with the policies ([`Engine::decide`]) and carries out
 //! what they allow ([`changes`]). It must not decide permissions nor change a world itself,
 //! nor word a step for people (`report::scenario` does).

@@ -1,5 +1,5 @@
 //! The `--from DIR` layout: one folder per account, named by its id, holding one file per
-//! source (INTERFACE.md's table). `--fetch --save-raw` writes exactly this layout.
+//! source (docs/cli.md's table). `--fetch --save-raw` writes exactly this layout.
 //!
 //! Owns the file names and reading a folder into typed, located records. Must not map records
 //! to a world. May use: [`super::sources`].

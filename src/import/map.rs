@@ -2,7 +2,7 @@
 //! them), service IDs, API keys, access groups, classic users and keys, clusters and their API
 //! key slots. Policies are mapped by [`super::policy`].
 //!
-//! Owns the id scheme of an imported world (INTERFACE.md: users and service IDs by `iam_id`,
+//! Owns the id scheme of an imported world (docs/cli.md: users and service IDs by `iam_id`,
 //! the rest by their `id`) and what is kept out: every id referenced but not exported is listed
 //! in the summary, never silently lost. Must not decide anything a policy decides. May use:
 //! the world's records.

@@ -41,7 +41,7 @@ pub enum Kind {
     NeverErrors,
 }
 
-/// A property's result (INTERFACE.md: `equivalent`, `adds`, `removes`, `both` for compare;
+/// A property's result (docs/cli.md: `equivalent`, `adds`, `removes`, `both` for compare;
 /// `holds`, `fails` for the others; `unknown` for any).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

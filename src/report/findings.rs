@@ -8,7 +8,7 @@ use crate::report::text::esc;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-/// The findings' titles, as RULES.md states them (shortened).
+/// The findings' titles, as docs/rules.md states them (shortened).
 pub const TITLES: [(&str, &str); 6] = [
     ("F1", "cluster API key backed by a personal user"),
     (

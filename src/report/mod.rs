@@ -1,5 +1,5 @@
 //! Output for people and programs: a decision as text (readable at a glance) or JSON (the
-//! INTERFACE.md shape); the audit document is [`audit`]'s. Owns formatting only; nothing here
+//! docs/cli.md shape); the audit document is [`audit`]'s. Owns formatting only; nothing here
 //! decides or changes anything.
 
 pub mod apply;
@@ -23,7 +23,7 @@ pub use audit::AuditWriter;
 use std::fmt::Write as _;
 use text::esc;
 
-/// A decision as JSON (INTERFACE.md: decision, principal, action, resource, reasons, errors).
+/// A decision as JSON (docs/cli.md: decision, principal, action, resource, reasons, errors).
 pub fn decision_json(d: &Decision) -> serde_json::Value {
     serde_json::to_value(d)
         .unwrap_or_else(|e| serde_json::json!({"decision": "deny", "errors": [e.to_string()]}))
@@ -149,7 +149,7 @@ pub fn target_label(d: &Decision) -> String {
     }
 }
 
-/// One audit row as a JSON object (INTERFACE.md's jsonl row).
+/// One audit row as a JSON object (docs/cli.md's jsonl row).
 pub fn audit_row_json(d: &Decision) -> serde_json::Value {
     let mut v = serde_json::json!({
         "principal": d.principal,

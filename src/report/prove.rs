@@ -1,6 +1,6 @@
 //! `keyward prove` for people and programs: per action, a table of the request signatures and
 //! each property's result, then every counterexample with its world file, the `keyward check`
-//! command that reproduces it and whether keyward does; or the INTERFACE.md JSON.
+//! command that reproduces it and whether keyward does; or the docs/cli.md JSON.
 //!
 //! Owns formatting only. May use: [`crate::prove`]'s result types.
 

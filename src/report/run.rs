@@ -32,7 +32,7 @@ pub struct RunReport<'a> {
 }
 
 impl RunReport<'_> {
-    /// The INTERFACE.md JSON object, on one line.
+    /// The docs/cli.md JSON object, on one line.
     pub fn json(&self) -> String {
         let steps: Vec<serde_json::Value> = self
             .steps

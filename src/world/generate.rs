@@ -19,7 +19,7 @@ use crate::world::{
 };
 use std::collections::BTreeSet;
 
-/// The per-identity key limit of RULES.md R10; no generated identity exceeds it.
+/// The per-identity key limit of docs/rules.md R10; no generated identity exceeds it.
 pub const KEY_LIMIT: usize = 20;
 /// The most users (`--users`) a generated world may have.
 pub const MAX_USERS: usize = 1_000_000;

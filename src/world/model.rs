@@ -1,4 +1,4 @@
-//! The world file: typed records of INTERFACE.md, loaded from YAML or JSON with every problem
+//! The world file: typed records of docs/cli.md, loaded from YAML or JSON with every problem
 //! located (file, line, column, field); the cross-record checks that make a world valid are
 //! [`crate::world::validate`]'s.
 //!

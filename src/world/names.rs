@@ -1,6 +1,6 @@
 //! Display names as handles: where the CLI takes an id, it also accepts a value that names
 //! exactly one thing of the expected kind by `email` or `name` (a resource group by `name`
-//! within its account). INTERFACE.md, "Display fields".
+//! within its account). docs/cli.md, "Display fields".
 //!
 //! Owns the lookup. An id of the world is always itself; a value that names nothing is given
 //! back unchanged, so the command's own checks report it as before; a value that names several

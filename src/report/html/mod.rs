@@ -8,7 +8,7 @@
 //! from the templates beside this file (`page.html`, `report.css`, `report.js`, with
 //! minijinja, every value escaped) and embeds the rows as compact data the page's script
 //! decodes lazily. The figures in its `keyward-summary` element are those `audit --format
-//! json` and `findings --format json` give (INTERFACE.md, "A picture of who may do what").
+//! json` and `findings --format json` give (docs/cli.md, "A picture of who may do what").
 //!
 //! Owns the page. Must not decide or change anything: allowed rows, findings and changes come
 //! from [`crate::audit`]. May use: [`crate::audit`] (its results), [`crate::decide`] (the

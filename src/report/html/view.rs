@@ -113,7 +113,7 @@ struct ImpactView {
     identities: usize,
 }
 
-/// The figures of the `keyward-summary` element (INTERFACE.md): allowed rows per action,
+/// The figures of the `keyward-summary` element (docs/cli.md): allowed rows per action,
 /// findings per rule, the identities (users and service IDs) and the API keys the rows are
 /// about, and the rows.
 fn summary(store: &Store, findings: &[Value]) -> Value {

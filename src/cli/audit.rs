@@ -275,14 +275,14 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn Write) -> Outcome {
             &engine,
             &filters,
             |d| {
-                if failed.is_none() {
-                    if let Err(e) = writer.row(d) {
-                        if super::outcome::closed_pipe(&e) {
-                            progress.clear();
-                            super::outcome::end_on_closed_pipe();
-                        }
-                        failed = Some(e);
+                if failed.is_none()
+                    && let Err(e) = writer.row(d)
+                {
+                    if super::outcome::closed_pipe(&e) {
+                        progress.clear();
+                        super::outcome::end_on_closed_pipe();
                     }
+                    failed = Some(e);
                 }
             },
             &|done, total| progress.report(done, total),

@@ -97,10 +97,10 @@ pub fn audit_filters(w: &World, o: &AuditOptions) -> Result<AuditOptions, Proble
         "account of this world",
         "--account",
     )?;
-    if let Some(a) = &o.action {
-        if a.parse::<Action>().is_err() {
-            return Err(unknown("--action", a, "action keyward knows", actions()));
-        }
+    if let Some(a) = &o.action
+        && a.parse::<Action>().is_err()
+    {
+        return Err(unknown("--action", a, "action keyward knows", actions()));
     }
     Ok(o)
 }

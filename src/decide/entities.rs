@@ -417,11 +417,11 @@ pub fn classic_intervals(w: &World) -> Vec<(i64, i64)> {
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); w.users.len()];
     let mut has_parent = vec![false; w.users.len()];
     for (i, u) in w.users.iter().enumerate() {
-        if let Some(&p) = u.classic_parent.as_deref().and_then(|p| pos.get(p)) {
-            if p != i {
-                children[p].push(i);
-                has_parent[i] = true;
-            }
+        if let Some(&p) = u.classic_parent.as_deref().and_then(|p| pos.get(p))
+            && p != i
+        {
+            children[p].push(i);
+            has_parent[i] = true;
         }
     }
     let mut out = vec![(-1, -1); w.users.len()];

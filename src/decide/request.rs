@@ -309,16 +309,16 @@ fn service_id_key_target(
     args: &mut BTreeMap<String, String>,
 ) -> Result<Target, Problem> {
     let s = &tr.world.service_ids[pos];
-    if let Some(a) = args.get("account") {
-        if a != &s.account {
-            return Err(bad(
-                "--arg account",
-                format!(
-                    "service ID `{}` belongs to account `{}`, not `{a}`",
-                    s.id, s.account
-                ),
-            ));
-        }
+    if let Some(a) = args.get("account")
+        && a != &s.account
+    {
+        return Err(bad(
+            "--arg account",
+            format!(
+                "service ID `{}` belongs to account `{}`, not `{a}`",
+                s.id, s.account
+            ),
+        ));
     }
     args.insert("account".into(), s.account.clone());
     Ok(Target {

@@ -513,29 +513,29 @@ fn update_key(w: &mut World, d: &Decision) -> Result<Done, Failure> {
     }
     let k = &mut w.api_keys[i];
     let mut changed = Vec::new();
-    if let Some(v) = arg(d, "name") {
-        if k.name != v {
-            k.name = v.to_string();
-            changed.push("name");
-        }
+    if let Some(v) = arg(d, "name")
+        && k.name != v
+    {
+        k.name = v.to_string();
+        changed.push("name");
     }
-    if let Some(v) = arg(d, "description") {
-        if k.description != v {
-            k.description = v.to_string();
-            changed.push("description");
-        }
+    if let Some(v) = arg(d, "description")
+        && k.description != v
+    {
+        k.description = v.to_string();
+        changed.push("description");
     }
-    if let Some(v) = arg(d, "expires_at") {
-        if k.expires_at.as_deref() != Some(v) {
-            k.expires_at = Some(v.to_string());
-            changed.push("expires_at");
-        }
+    if let Some(v) = arg(d, "expires_at")
+        && k.expires_at.as_deref() != Some(v)
+    {
+        k.expires_at = Some(v.to_string());
+        changed.push("expires_at");
     }
-    if let Some(v) = arg(d, "action_when_leaked").and_then(LeakAction::parse) {
-        if k.action_when_leaked != v {
-            k.action_when_leaked = v;
-            changed.push("action_when_leaked");
-        }
+    if let Some(v) = arg(d, "action_when_leaked").and_then(LeakAction::parse)
+        && k.action_when_leaked != v
+    {
+        k.action_when_leaked = v;
+        changed.push("action_when_leaked");
     }
     if !changed.is_empty() {
         bump_etag(k);

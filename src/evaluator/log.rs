@@ -209,13 +209,13 @@ pub fn verify(path: &Path, world: Option<&Path>) -> io::Result<Verdict> {
         else {
             return broken("world_sha256_before or world_sha256_after is missing".into());
         };
-        if let Some(pa) = &prev_after {
-            if *pa != before {
-                return broken(format!(
-                    "it starts from world {before}, but line {} left {pa}: the world changed outside keyward",
-                    n - 1
-                ));
-            }
+        if let Some(pa) = &prev_after
+            && *pa != before
+        {
+            return broken(format!(
+                "it starts from world {before}, but line {} left {pa}: the world changed outside keyward",
+                n - 1
+            ));
         }
         prev = Some(sha256_hex(line.as_bytes()));
         prev_after = Some(after);

@@ -211,13 +211,13 @@ pub fn realise(entities: &Value, req: &StoreRequest) -> Realised {
             (e.ty.as_str(), e.id.as_str()) == (req.resource.0.as_str(), req.resource.1.as_str())
         })
         .and_then(|e| names.of(e.attrs.get("account")));
-    if let (Some(acts), Some(of)) = (&account, &resource_account) {
-        if acts != of {
-            limits.push(format!(
-                "the request acts in account `{acts}` on `{resource}` of account `{of}`; a \
+    if let (Some(acts), Some(of)) = (&account, &resource_account)
+        && acts != of
+    {
+        limits.push(format!(
+            "the request acts in account `{acts}` on `{resource}` of account `{of}`; a \
                  request built from a world acts in the account of what it acts on"
-            ));
-        }
+        ));
     }
     w.now = ctx.get("now").and_then(datetime);
     if ctx.contains_key("now") && w.now.is_none() {
@@ -360,10 +360,10 @@ fn user(w: &mut World, names: &mut Names, e: &Ent, id: String, accounts: Vec<Str
 /// member either way; the re-decision shows whether the store relied on one that was not).
 fn owners_are_members(w: &mut World) {
     for a in &w.accounts {
-        if let Some(u) = w.users.iter_mut().find(|u| u.id == a.owner) {
-            if !u.accounts.contains(&a.id) {
-                u.accounts.push(a.id.clone());
-            }
+        if let Some(u) = w.users.iter_mut().find(|u| u.id == a.owner)
+            && !u.accounts.contains(&a.id)
+        {
+            u.accounts.push(a.id.clone());
         }
     }
 }

@@ -833,10 +833,8 @@ fn run_matrix(
         };
         coverage.record(&d);
         let allowed = d.decision == Verdict::Allow;
-        if allowed {
-            if let Some(a) = actual.as_mut() {
-                a.push(c.line.clone());
-            }
+        if allowed && let Some(a) = actual.as_mut() {
+            a.push(c.line.clone());
         }
         if allowed != c.expected {
             let expected = Expected::Listed(c.expected);

@@ -120,10 +120,10 @@ impl<'a> Reader<'a> {
                 items.push(scalar(no, col, rest)?);
             }
         }
-        if let Some(l) = self.peek() {
-            if l.indent > indent {
-                return None;
-            }
+        if let Some(l) = self.peek()
+            && l.indent > indent
+        {
+            return None;
         }
         Some(Node {
             pos: node_pos,

@@ -120,15 +120,15 @@ impl Checker<'_> {
     }
 
     fn now(&mut self, w: &World) {
-        if let Some(now) = &w.now {
-            if let Err(e) = time::parse(now) {
-                self.problems.push(Problem::new(
-                    self.file,
-                    self.root.locate("now"),
-                    "now",
-                    e.to_string(),
-                ));
-            }
+        if let Some(now) = &w.now
+            && let Err(e) = time::parse(now)
+        {
+            self.problems.push(Problem::new(
+                self.file,
+                self.root.locate("now"),
+                "now",
+                e.to_string(),
+            ));
         }
     }
 
@@ -291,10 +291,10 @@ impl Checker<'_> {
                 self.problem("service_ids", i, "account", m);
             }
             self.add_member(&s.account, &s.id);
-            if let Some(c) = &s.created_by {
-                if let Some(m) = self.expect(c, &[IdKind::User]) {
-                    self.problem("service_ids", i, "created_by", m);
-                }
+            if let Some(c) = &s.created_by
+                && let Some(m) = self.expect(c, &[IdKind::User])
+            {
+                self.problem("service_ids", i, "created_by", m);
             }
         }
     }
@@ -488,25 +488,25 @@ impl Checker<'_> {
         for i in 0..w.api_keys.len() {
             let account = self.api_key_account(w, i);
             let k = &w.api_keys[i];
-            if let Some(c) = &k.created_by {
-                if let Some(m) = self.expect(c, &[IdKind::User, IdKind::ServiceId]) {
-                    self.problem("api_keys", i, "created_by", m);
-                }
+            if let Some(c) = &k.created_by
+                && let Some(m) = self.expect(c, &[IdKind::User, IdKind::ServiceId])
+            {
+                self.problem("api_keys", i, "created_by", m);
             }
-            if let Some(t) = &k.expires_at {
-                if let Err(e) = time::parse(t) {
-                    self.problem("api_keys", i, "expires_at", e.to_string());
-                }
+            if let Some(t) = &k.expires_at
+                && let Err(e) = time::parse(t)
+            {
+                self.problem("api_keys", i, "expires_at", e.to_string());
             }
-            if let Some(f) = &k.fingerprint {
-                if !f.starts_with("sha256:") {
-                    self.problem(
-                        "api_keys",
-                        i,
-                        "fingerprint",
-                        "a fingerprint is `sha256:` followed by a hex digest".into(),
-                    );
-                }
+            if let Some(f) = &k.fingerprint
+                && !f.starts_with("sha256:")
+            {
+                self.problem(
+                    "api_keys",
+                    i,
+                    "fingerprint",
+                    "a fingerprint is `sha256:` followed by a hex digest".into(),
+                );
             }
             w.api_keys[i].account = account;
         }
@@ -693,15 +693,15 @@ impl Checker<'_> {
             } else {
                 s.resource_group.clone()
             };
-            if let Some(k) = self.kind_of(&s.api_key) {
-                if k != IdKind::ApiKey {
-                    self.problem(
-                        "cluster_api_keys",
-                        i,
-                        "api_key",
-                        format!("`{}` is a {}, expected API key", s.api_key, k.noun()),
-                    );
-                }
+            if let Some(k) = self.kind_of(&s.api_key)
+                && k != IdKind::ApiKey
+            {
+                self.problem(
+                    "cluster_api_keys",
+                    i,
+                    "api_key",
+                    format!("`{}` is a {}, expected API key", s.api_key, k.noun()),
+                );
             }
             if let Some(first) = slots.insert((s.account.clone(), s.region.clone(), rg.clone()), i)
             {

@@ -299,12 +299,12 @@ pub(crate) fn resolve_plain(s: &str) -> Value {
     let numeric = s
         .chars()
         .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'));
-    if numeric && s.chars().any(|c| c.is_ascii_digit()) {
-        if let Ok(f) = s.parse::<f64>() {
-            if let Some(n) = serde_json::Number::from_f64(f) {
-                return Value::Number(n);
-            }
-        }
+    if numeric
+        && s.chars().any(|c| c.is_ascii_digit())
+        && let Ok(f) = s.parse::<f64>()
+        && let Some(n) = serde_json::Number::from_f64(f)
+    {
+        return Value::Number(n);
     }
     Value::String(s.to_string())
 }

@@ -17,10 +17,10 @@ impl Bits {
         b
     }
     fn trim(&mut self, n: usize) {
-        if n % 64 != 0 {
-            if let Some(last) = self.0.last_mut() {
-                *last &= (1u64 << (n % 64)) - 1;
-            }
+        if !n.is_multiple_of(64)
+            && let Some(last) = self.0.last_mut()
+        {
+            *last &= (1u64 << (n % 64)) - 1;
         }
     }
     /// Add principal `i`.

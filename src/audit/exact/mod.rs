@@ -209,10 +209,10 @@ impl<'e> Auditor<'e> {
                 continue;
             }
             AuditStats::count(&self.stats.decisions);
-            if let Ok(d) = self.engine.decide(&self.spec(id, target)) {
-                if kept(&d) {
-                    out.push(d);
-                }
+            if let Ok(d) = self.engine.decide(&self.spec(id, target))
+                && kept(&d)
+            {
+                out.push(d);
             }
         }
         out

@@ -203,10 +203,10 @@ impl Population {
     /// `principal == k`: the principal that is `k` (nobody if `k` is of another type).
     pub(super) fn is(&self, k: &Uid) -> Bits {
         let mut b = Bits::empty(self.n());
-        if k.ty == self.ty {
-            if let Some(&i) = self.index.get(&k.id) {
-                b.set(i);
-            }
+        if k.ty == self.ty
+            && let Some(&i) = self.index.get(&k.id)
+        {
+            b.set(i);
         }
         b
     }

@@ -266,10 +266,12 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn Write) -> Outcome {
         }
         let progress = Progress::new(a.progress);
         let legend = crate::report::audit::legend_json(engine.bundle.info.values());
+        // The gate is judged before the page takes the changes.
+        let tripped = gate(a, changed.as_deref());
         let mut writer = AuditWriter::new(&mut *out, a.format, a.by, legend)
             .map_err(Outcome::io)?
             .with_names(display_names(&engine.tr.world))
-            .with_page(&engine, &filters, changed.clone());
+            .with_page(&engine, &filters, changed);
         let mut failed = None;
         let stats = audit::audit(
             &engine,
@@ -301,7 +303,7 @@ pub fn audit(common: &Common, a: &AuditArgs, out: &mut dyn Write) -> Outcome {
             stats: &stats,
         };
         writer.finish(&tail).map_err(Outcome::io)?;
-        Ok(Outcome::new(String::new(), gate(a, changed.as_deref())))
+        Ok(Outcome::new(String::new(), tripped))
     })
 }
 

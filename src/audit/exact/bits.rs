@@ -23,6 +23,18 @@ impl Bits {
             *last &= (1u64 << (n % 64)) - 1;
         }
     }
+    /// The set of the principals at these positions (each below `n`).
+    pub(super) fn of(n: usize, members: &[u32]) -> Self {
+        let mut b = Bits::empty(n);
+        b.set_all(members);
+        b
+    }
+    /// Add the principals at these positions.
+    pub(super) fn set_all(&mut self, members: &[u32]) {
+        for &i in members {
+            self.set(i as usize);
+        }
+    }
     /// Add principal `i`.
     pub(super) fn set(&mut self, i: usize) {
         self.0[i / 64] |= 1 << (i % 64);

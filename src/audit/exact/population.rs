@@ -88,16 +88,21 @@ fn transitive(parents: &HashMap<Uid, Vec<Uid>>) -> HashMap<Uid, Vec<Uid>> {
     ancestors
 }
 
+/// Principals of one population, by their positions in it (ascending). Sparse: what is kept
+/// per entity or value must sum to the memberships, not to entities x principals.
+type Members = Vec<u32>;
+
 /// An entity-valued attribute: how many principals have it, and value -> principals.
-type EntityAttr = (usize, HashMap<Uid, Bits>);
+type EntityAttr = (usize, HashMap<Uid, Members>);
 
 /// The principals of one entity type and what the set algebra needs to know about them.
 pub(super) struct Population {
     pub(super) ty: &'static str,
     pub(super) ids: Vec<String>,
     index: HashMap<String, usize>,
-    /// Entity -> the principals of this type that are it or below it.
-    below: HashMap<Uid, Bits>,
+    /// Entity -> the principals of this type strictly below it (a principal's own entity is
+    /// not kept: [`Population::is`] gives it).
+    below: HashMap<Uid, Members>,
     bools: HashMap<String, Vec<Option<bool>>>,
     pub(super) longs: HashMap<String, Vec<Option<i64>>>,
     /// Attribute -> entity value -> principals holding that value.
@@ -153,7 +158,6 @@ impl Population {
 
     /// Index principal `i`: its attributes, and the entities it is below.
     fn add(&mut self, i: usize, ents: &EntityIndex) {
-        let n = self.n();
         let uid = Uid {
             ty: self.ty.to_string(),
             id: self.ids[i].clone(),
@@ -162,10 +166,9 @@ impl Population {
         self.attrs_of
             .push(attrs.cloned().unwrap_or_else(|| Arc::new(Value::Null)));
         for a in ents.ancestors.get(&uid).into_iter().flatten() {
-            self.below
-                .entry(a.clone())
-                .or_insert_with(|| Bits::empty(n))
-                .set(i);
+            if *a != uid {
+                self.below.entry(a.clone()).or_default().push(index(i));
+            }
         }
         if let Some(Value::Object(m)) = attrs.map(|a| a.as_ref()) {
             for (name, v) in m {
@@ -191,7 +194,7 @@ impl Population {
                 .entry(name.to_string())
                 .or_insert_with(|| (0, HashMap::new()));
             entry.0 += 1;
-            entry.1.entry(e).or_insert_with(|| Bits::empty(n)).set(i);
+            entry.1.entry(e).or_default().push(index(i));
         }
     }
 
@@ -219,8 +222,8 @@ impl Population {
 
     /// `principal in e`: e itself (if a principal of this type) and everyone below it.
     pub(super) fn below(&self, e: &Uid) -> Bits {
-        let b = self.below.get(e).cloned();
-        b.unwrap_or_else(|| Bits::empty(self.n())).or(&self.is(e))
+        let below = self.below.get(e).map_or(&[][..], Vec::as_slice);
+        Bits::of(self.n(), below).or(&self.is(e))
     }
 
     /// `principal in [e…]`.
@@ -236,8 +239,11 @@ impl Population {
         if *count != self.n() {
             return None;
         }
-        let hit = ents.up(e).iter().filter_map(|a| by_value.get(a));
-        Some(hit.fold(Bits::empty(self.n()), |acc, s| acc.or(s)))
+        let mut b = Bits::empty(self.n());
+        for members in ents.up(e).iter().filter_map(|a| by_value.get(a)) {
+            b.set_all(members);
+        }
+        Some(b)
     }
 
     /// `principal.attr` of a Bool attribute every principal has (`None` otherwise).
@@ -251,6 +257,11 @@ impl Population {
         }
         Some(b)
     }
+}
+
+/// A principal's position as kept in [`Members`].
+fn index(i: usize) -> u32 {
+    u32::try_from(i).expect("fewer than 2^32 principals of one type")
 }
 
 /// The ids of the API keys of one Cedar type.

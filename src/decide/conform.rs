@@ -50,8 +50,8 @@ pub fn enum_types(schema_text: &str) -> Option<HashSet<String>> {
 /// their datetime arguments and the parent types of each entity type.
 #[derive(Default)]
 struct Part {
-    reps: HashMap<String, Value>,
-    uids: HashSet<u64>,
+    reps: foldhash::HashMap<String, Value>,
+    uids: foldhash::HashSet<u64>,
     datetimes: BTreeSet<String>,
     type_edges: BTreeMap<String, BTreeSet<String>>,
     /// Two entities with one uid (or one uid hash): the reduction does not apply.
@@ -101,11 +101,10 @@ impl Part {
     }
 }
 
+/// A uid's hash, the same in every share (a fixed seed): equal uids meet in [`Part::merge`].
 fn uid_hash(t: &str, id: &str) -> u64 {
-    use std::hash::{DefaultHasher, Hash, Hasher};
-    let mut h = DefaultHasher::new();
-    (t, id).hash(&mut h);
-    h.finish()
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0).hash_one((t, id))
 }
 
 /// One entity per skeleton of the world's entities, or [`Reduced::Unsure`]. Linear in the
@@ -184,11 +183,12 @@ fn object_skeleton(
 ) {
     if let Some(x) = m.get("__extn") {
         match (x["arg"].as_str(), x.as_object().map(|o| o.len()), m.len()) {
-            (Some(arg), Some(2), 1) => {
+            (Some(arg), Some(2), 1) if x["fn"].is_string() => {
                 if !datetimes.contains(arg) {
                     datetimes.insert(arg.to_string());
                 }
-                let _ = write!(out, "extn({})", x["fn"]);
+                push_quoted(out, "extn(", x["fn"].as_str().unwrap_or_default());
+                out.push(')');
             }
             // Anything else is kept whole: its own skeleton.
             _ => out.push_str(&Value::Object(m.clone()).to_string()),
@@ -198,7 +198,13 @@ fn object_skeleton(
     if let (Some(t), Some(id), 2) = (m.get("type"), m.get("id"), m.len()) {
         // A uid (of an entity, a reference or a parent).
         let keep = t.as_str().is_some_and(|t| enums.contains(t)) || !id.is_string();
-        let _ = write!(out, "uid({t},");
+        match t.as_str() {
+            Some(t) => push_quoted(out, "uid(", t),
+            None => {
+                let _ = write!(out, "uid({t}");
+            }
+        }
+        out.push(',');
         if keep {
             let _ = write!(out, "{id}");
         }
@@ -215,6 +221,21 @@ fn object_skeleton(
         out.push(',');
     }
     out.push('}');
+}
+
+/// `prefix`, then `s` as its JSON text would be (quoted and escaped), without building a JSON
+/// value to print it.
+fn push_quoted(out: &mut String, prefix: &str, s: &str) {
+    out.push_str(prefix);
+    if s.bytes()
+        .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&Value::from(s).to_string());
+    }
 }
 
 /// Whether a directed graph of names has a cycle (a type that is its own ancestor).

@@ -19,6 +19,21 @@ const DEPTH: usize = 16;
 
 /// The located tree of `src`, or `None` when `src` is outside the subset this reader knows.
 pub fn parse(src: &str) -> Option<Node> {
+    read(src, None)
+}
+
+/// [`parse`], handing each item of a list that is the value of a top-level key (a world's
+/// section: `api_keys:` then `- ...` items) to `item`, with that key, as soon as the item is
+/// read, instead of keeping it: those lists are empty in the tree returned. So the tree of a
+/// whole file is never held. `None` as for [`parse`] (some items may have been handed over).
+pub fn parse_streamed(src: &str, item: Sink<'_>) -> Option<Node> {
+    read(src, Some(item))
+}
+
+/// Where [`parse_streamed`] hands the items of top-level lists: (the top-level key, the item).
+pub type Sink<'s> = &'s mut dyn FnMut(&str, Node);
+
+fn read(src: &str, sink: Option<Sink<'_>>) -> Option<Node> {
     if !src.is_ascii() || src.contains('\t') || src.contains('\r') {
         return None;
     }
@@ -30,7 +45,12 @@ pub fn parse(src: &str) -> Option<Node> {
         .into_iter()
         .flatten()
         .collect();
-    let mut r = Reader { lines, at: 0 };
+    let mut r = Reader {
+        lines,
+        at: 0,
+        sink,
+        section: None,
+    };
     let Some(first) = r.peek() else {
         return None; // an empty document: the general parser's business
     };
@@ -63,9 +83,13 @@ impl<'a> Line<'a> {
     }
 }
 
-struct Reader<'a> {
+struct Reader<'a, 's> {
     lines: Vec<Line<'a>>,
     at: usize,
+    /// Where the items of top-level lists go, if not into the tree.
+    sink: Option<Sink<'s>>,
+    /// The top-level key whose value is being read.
+    section: Option<&'a str>,
 }
 
 fn pos(line: usize, col0: usize) -> Pos {
@@ -75,7 +99,7 @@ fn pos(line: usize, col0: usize) -> Pos {
     }
 }
 
-impl<'a> Reader<'a> {
+impl<'a> Reader<'a, '_> {
     fn peek(&self) -> Option<&Line<'a>> {
         self.lines.get(self.at)
     }
@@ -114,10 +138,14 @@ impl<'a> Reader<'a> {
             if rest.is_empty() || rest.starts_with(' ') {
                 return None;
             }
-            if key_of(rest).is_some() {
-                items.push(self.map(col, no, rest, depth + 1)?);
+            let item = if key_of(rest).is_some() {
+                self.map(col, no, rest, depth + 1)?
             } else {
-                items.push(scalar(no, col, rest)?);
+                scalar(no, col, rest)?
+            };
+            match (depth, self.section, self.sink.as_mut()) {
+                (1, Some(section), Some(sink)) => sink(section, item),
+                _ => items.push(item),
             }
         }
         if let Some(l) = self.peek()
@@ -143,6 +171,9 @@ impl<'a> Reader<'a> {
                 return None;
             }
             let kpos = pos(no, indent);
+            if depth == 0 {
+                self.section = Some(key);
+            }
             let value = if rest.is_empty() {
                 self.nested(indent, depth)?
             } else {

@@ -42,7 +42,7 @@ const VIEWER: &str = "Viewer";
 const KEY_CREATOR: &str = "User API key creator";
 
 /// The (service, role) pairs generated worlds bind; each must be in the schema's catalog.
-const ROLES_USED: [(&str, &str); 8] = [
+pub(crate) const ROLES_USED: [(&str, &str); 8] = [
     (IAM_IDENTITY, ADMINISTRATOR),
     (IAM_IDENTITY, OPERATOR),
     (IAM_IDENTITY, EDITOR),

@@ -20,6 +20,7 @@ pub mod model;
 pub mod names;
 pub mod problem;
 pub mod roles;
+mod stream;
 pub mod text;
 pub mod time;
 pub mod validate;

@@ -536,10 +536,12 @@ fn checked_text(
     roles: &RoleCatalog,
     warn: bool,
 ) -> Result<(World, Vec<Problem>), Problems> {
-    let root = fields::parse_located(file, src)?;
     let mut p = Vec::new();
     let mut sh = Shape::default();
-    let mut world = shape(file, root, &mut p, &mut sh);
+    let mut world = match crate::world::stream::read(file, src) {
+        Some(world) => world,
+        None => shape(file, fields::parse_located(file, src)?, &mut p, &mut sh),
+    };
     let unlocated = Node {
         pos: Default::default(),
         kind: Kind::Map(Vec::new()),
@@ -595,7 +597,7 @@ fn checked(file: &str, root: &Node, roles: &RoleCatalog) -> Result<(World, Shape
     }
 }
 
-const SECTIONS: [&str; 10] = [
+pub(super) const SECTIONS: [&str; 10] = [
     "now",
     "accounts",
     "users",
@@ -675,13 +677,13 @@ fn items<T: DeserializeOwned + Send>(
 }
 
 /// One record of a section as read: the record, or not (with the id it gave, if any).
-enum Read<T> {
+pub(super) enum Read<T> {
     Record(T),
     Broken(Option<String>),
     NotAMapping,
 }
 
-fn record<T: DeserializeOwned>(
+pub(super) fn record<T: DeserializeOwned>(
     file: &str,
     section: &str,
     i: usize,
@@ -716,7 +718,7 @@ fn record<T: DeserializeOwned>(
 }
 
 /// The typed records of a parsed tree (consumed: a record's nodes are freed once it is read).
-fn shape(file: &str, root: Node, p: &mut Vec<Problem>, sh: &mut Shape) -> World {
+pub(super) fn shape(file: &str, root: Node, p: &mut Vec<Problem>, sh: &mut Shape) -> World {
     if !matches!(root.kind, Kind::Map(_)) {
         p.push(Problem::new(
             file,

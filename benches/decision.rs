@@ -7,6 +7,10 @@ use keyward::cli::{Common, load_engine};
 use keyward::decide::request::RequestSpec;
 use std::path::PathBuf;
 
+/// The allocator the `keyward` binary uses (src/main.rs), so that these figures are its own.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn spec(p: &str, a: &str, r: &str, args: &[(&str, &str)]) -> RequestSpec {
     RequestSpec::new(p, a, r, args)
 }

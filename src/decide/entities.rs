@@ -22,22 +22,36 @@ pub mod ty {
 
 /// A reference to an entity in Cedar's JSON form.
 pub fn eref(t: &str, id: &str) -> Value {
-    json!({"__entity": {"type": t, "id": id}})
+    obj([("__entity", uid(t, id))])
 }
 
 /// A datetime value in Cedar's JSON form (input already RFC 3339-checked).
 pub fn datetime(s: &str) -> Value {
     let arg = cedar_datetime(s).unwrap_or_else(|| s.to_string());
-    json!({"__extn": {"fn": "datetime", "arg": arg}})
+    obj([(
+        "__extn",
+        obj([("fn", "datetime".into()), ("arg", arg.into())]),
+    )])
 }
 
 fn uid(t: &str, id: &str) -> Value {
-    json!({"type": t, "id": id})
+    obj([("type", t.into()), ("id", id.into())])
+}
+
+/// A JSON object of these fields, in this order, built directly: `json!` copies every `Value`
+/// it is given through the serializer, which made building a big world's entities several
+/// times slower.
+fn obj<const N: usize>(fields: [(&str, Value); N]) -> Value {
+    let mut m = serde_json::Map::with_capacity(N);
+    for (k, v) in fields {
+        m.insert(k.to_string(), v);
+    }
+    Value::Object(m)
 }
 
 /// One entity of the entities JSON array (every entity has the three fields, in this order).
 fn entity(t: &str, id: &str, attrs: Value, parents: Value) -> Value {
-    json!({"uid": uid(t, id), "attrs": attrs, "parents": parents})
+    obj([("uid", uid(t, id)), ("attrs", attrs), ("parents", parents)])
 }
 
 /// A reference to one entity: its type (as in the schema, see [`ty`]) and id.
@@ -237,14 +251,14 @@ impl Translation {
                 entity(
                     ty::GRANT,
                     &grant_id(i, b, &b.roles[j]),
-                    json!({}),
-                    json!([]),
+                    obj([]),
+                    Value::Array(Vec::new()),
                 )
             }
             Rec::Account(i) => account(&w.accounts[i]),
             Rec::AccessGroup(i) => {
                 let g = &w.access_groups[i];
-                let attrs = json!({"account": eref(ty::ACCOUNT, &g.account)});
+                let attrs = obj([("account", eref(ty::ACCOUNT, &g.account))]);
                 let ps = cx.parents.with(&g.id, vec![]);
                 entity(ty::ACCESS_GROUP, &g.id, attrs, ps)
             }
@@ -263,22 +277,26 @@ impl Translation {
             .iter()
             .map(|a| uid(ty::ACCOUNT, a))
             .collect();
-        let attrs = json!({
-            "functional": u.functional,
-            "classic_pre": pre,
-            "classic_last": last,
-            "key_count": self.key_count(&u.id),
-            "classic_key_accounts": cx.classic_accounts.get(u.id.as_str()).cloned().unwrap_or_default(),
-        });
+        let classic_key_accounts = cx.classic_accounts.get(u.id.as_str());
+        let attrs = obj([
+            ("functional", u.functional.into()),
+            ("classic_pre", json!(pre)),
+            ("classic_last", json!(last)),
+            ("key_count", self.key_count(&u.id).into()),
+            (
+                "classic_key_accounts",
+                Value::Array(classic_key_accounts.cloned().unwrap_or_default()),
+            ),
+        ]);
         entity(ty::USER, &u.id, attrs, cx.parents.with(&u.id, accounts))
     }
 
     fn service_id(&self, cx: &EntityContext, i: usize) -> Value {
         let s = &self.world.service_ids[i];
-        let mut attrs = json!({
-            "account": eref(ty::ACCOUNT, &s.account),
-            "key_count": self.key_count(&s.id),
-        });
+        let mut attrs = obj([
+            ("account", eref(ty::ACCOUNT, &s.account)),
+            ("key_count", self.key_count(&s.id).into()),
+        ]);
         if let Some(c) = &s.created_by {
             attrs["created_by"] = eref(ty::USER, c);
         }
@@ -294,20 +312,20 @@ impl Translation {
         } else {
             ty::USER
         };
-        let mut attrs = json!({
-            "identity": eref(identity_type, &k.identity),
-            "account": eref(ty::ACCOUNT, &k.account),
-            "name": k.name,
-            "description": k.description,
-            "locked": k.locked,
-            "disabled": k.disabled,
-            "obsolete": k.obsolete,
-            "action_when_leaked": k.action_when_leaked.as_str(),
-        });
+        let mut attrs = obj([
+            ("identity", eref(identity_type, &k.identity)),
+            ("account", eref(ty::ACCOUNT, &k.account)),
+            ("name", json!(k.name)),
+            ("description", json!(k.description)),
+            ("locked", k.locked.into()),
+            ("disabled", k.disabled.into()),
+            ("obsolete", k.obsolete.into()),
+            ("action_when_leaked", k.action_when_leaked.as_str().into()),
+        ]);
         if let Some(t) = &k.expires_at {
             attrs["expires_at"] = datetime(t);
         }
-        entity(kt, &k.id, attrs, json!([]))
+        entity(kt, &k.id, attrs, Value::Array(Vec::new()))
     }
 
     /// Stored keys of an identity (R10 counts every stored key).
@@ -317,22 +335,25 @@ impl Translation {
 }
 
 fn account(a: &crate::world::Account) -> Value {
-    let attrs = json!({
-        "owner": eref(ty::USER, &a.owner),
-        "default_resource_group": a.default_resource_group,
-        "restrict_user_api_key_creation": a.restrict_user_api_key_creation.as_str(),
-    });
-    entity(ty::ACCOUNT, &a.id, attrs, json!([]))
+    let attrs = obj([
+        ("owner", eref(ty::USER, &a.owner)),
+        ("default_resource_group", json!(a.default_resource_group)),
+        (
+            "restrict_user_api_key_creation",
+            a.restrict_user_api_key_creation.as_str().into(),
+        ),
+    ]);
+    entity(ty::ACCOUNT, &a.id, attrs, Value::Array(Vec::new()))
 }
 
 fn cluster(c: &crate::world::Cluster) -> Value {
-    let attrs = json!({
-        "account": eref(ty::ACCOUNT, &c.account),
-        "region": c.region,
-        "resource_group": c.resource_group,
-        "addons": c.addons,
-    });
-    entity(ty::CLUSTER, &c.id, attrs, json!([]))
+    let attrs = obj([
+        ("account", eref(ty::ACCOUNT, &c.account)),
+        ("region", json!(c.region)),
+        ("resource_group", json!(c.resource_group)),
+        ("addons", json!(c.addons)),
+    ]);
+    entity(ty::CLUSTER, &c.id, attrs, Value::Array(Vec::new()))
 }
 
 /// `(type, id)` of a uid in Cedar's JSON form (`{"type": .., "id": ..}`).
@@ -492,8 +513,8 @@ impl<'w> Parents<'w> {
 
     /// `base`, then the groups and grants of `id`.
     fn with(&self, id: &str, mut base: Vec<Value>) -> Value {
-        base.extend(self.groups_of.get(id).cloned().unwrap_or_default());
-        base.extend(self.grants_of.get(id).cloned().unwrap_or_default());
+        base.extend(self.groups_of.get(id).into_iter().flatten().cloned());
+        base.extend(self.grants_of.get(id).into_iter().flatten().cloned());
         Value::Array(base)
     }
 }

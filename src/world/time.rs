@@ -80,9 +80,21 @@ pub fn parse(s: &str) -> Result<Time, TimeError> {
             "in UTC it is in year {year_utc}; years are 0000-9999"
         )));
     }
+    use chrono::{Datelike, Timelike};
+    // Written directly (years are 0000-9999 here): chrono's `format` parses its pattern anew
+    // on every call, and every key's expiry and every request's `now` comes through here.
+    let cedar = format!(
+        "{year_utc:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        utc.month(),
+        utc.day(),
+        utc.hour(),
+        utc.minute(),
+        utc.second(),
+        utc.and_utc().timestamp_subsec_millis()
+    );
     Ok(Time {
         millis: utc.and_utc().timestamp_millis(),
-        cedar: utc.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        cedar,
     })
 }
 
@@ -141,6 +153,32 @@ fn offset_seconds(s: &str) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cedar_form_is_chronos_over_every_year() {
+        // Instants spread from 0000 to 9999, each written with an offset, against chrono's
+        // own formatting of the same UTC instant.
+        let first = -62_167_219_200_000_i64; // 0000-01-01T00:00:00Z
+        let span = 315_537_897_599_999_i64; // to 9999-12-31T23:59:59.999Z
+        for i in 0..20_000_i64 {
+            let ms = first + span / 20_000 * i + i * 7_919 % 1000;
+            let utc = chrono::DateTime::from_timestamp_millis(ms).expect("in range");
+            let local = utc.with_timezone(&chrono::FixedOffset::east_opt(-5400).expect("offset"));
+            let input = local.format("%Y-%m-%dT%H:%M:%S%.3f-01:30").to_string();
+            let expected = utc.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+            match parse(&input) {
+                Ok(t) => {
+                    assert_eq!(t.cedar, expected, "{input}");
+                    assert_eq!(t.millis, ms, "{input}");
+                }
+                // Only where the local time falls before year 0000 is it refused.
+                Err(e) => assert!(
+                    local.format("%Y").to_string().starts_with('-'),
+                    "{input}: {e}"
+                ),
+            }
+        }
+    }
 
     #[test]
     fn accepted_forms_and_their_instant() {

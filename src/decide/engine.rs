@@ -100,7 +100,7 @@ pub struct Engine {
     /// each was validated with the first request that built it, and validation depends on
     /// nothing else, so later requests with the same key reuse it unvalidated. The context
     /// names no principal, so the requests of every caller on one target share it.
-    contexts: Mutex<HashMap<String, Context>>,
+    contexts: Mutex<foldhash::HashMap<Vec<u8>, Context>>,
 }
 
 /// Why a value, an entity or a request could not be given to Cedar. Each message is the one
@@ -396,7 +396,7 @@ impl Engine {
             types,
             now_override: None,
             validate_requests: true,
-            contexts: Mutex::new(HashMap::new()),
+            contexts: Mutex::new(foldhash::HashMap::default()),
         })
     }
 
@@ -462,14 +462,18 @@ impl Engine {
         let principal = self.entity_uid(&t.principal)?;
         let action = self.uid("Action", &t.action)?;
         let resource = self.entity_uid(&t.resource)?;
-        let key = format!(
-            "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
-            self.validate_requests, t.principal.ty, t.action, t.resource.ty, t.context
+        let head = format!(
+            "{}\u{0}{}\u{0}{}\u{0}{}\u{0}",
+            self.validate_requests, t.principal.ty, t.action, t.resource.ty
         );
+        let mut key = head.into_bytes();
+        // Written straight to bytes: `Display` of a JSON value goes through a slower adapter.
+        // A context that cannot be written is not cached (nor reused) under a partial key.
+        let cacheable = serde_json::to_writer(&mut key, &t.context).is_ok();
         // A poisoned lock only means another thread panicked mid-insert: start over empty.
         let cached = match self.contexts.lock() {
-            Ok(map) => map.get(&key).cloned(),
-            Err(_) => None,
+            Ok(map) if cacheable => map.get(&key).cloned(),
+            _ => None,
         };
         if let Some(context) = cached {
             return Ok(Request::new(principal, action, resource, context, None)?);
@@ -477,6 +481,9 @@ impl Engine {
         let context = self.cedar_context(t)?;
         let schema = self.validate_requests.then_some(&self.bundle.schema);
         let request = Request::new(principal, action, resource, context.clone(), schema)?;
+        if !cacheable {
+            return Ok(request);
+        }
         let mut map = self
             .contexts
             .lock()

@@ -139,7 +139,19 @@ pub fn covering_roles(tr: &Translation, catalog: &RoleCatalog, target: &Target) 
             }
         }
     }
-    json!(by)
+    // Built directly (`json!` would copy every grant reference through the serializer), in
+    // the maps' sorted order, as before.
+    let record = |roles: BTreeMap<&str, Vec<Value>>| {
+        let m = roles
+            .into_iter()
+            .map(|(r, g)| (r.to_string(), Value::Array(g)));
+        Value::Object(m.collect())
+    };
+    Value::Object(
+        by.into_iter()
+            .map(|(s, r)| (s.to_string(), record(r)))
+            .collect(),
+    )
 }
 
 /// Translate a request against a world. Problems are bad input (exit 1), never decisions.

@@ -91,7 +91,9 @@ fn bench(c: &mut Criterion) {
     c.bench_function("parts/decide-translated", |b| {
         b.iter(|| engine.decide_translated(black_box(&t)))
     });
-    let policies = engine.policies_for("api-key-delete");
+    // The policies the engine evaluates for this request (the action's, less those scoped to
+    // other entity types).
+    let policies = &*engine.policies_for_request("api-key-delete", "User", "UserApiKey");
     let request = engine.cedar_request(&t).expect("valid");
     let authorizer = cedar_policy::Authorizer::new();
     c.bench_function("parts/cedar-is-authorized", |b| {

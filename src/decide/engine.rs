@@ -14,8 +14,8 @@ use cedar_policy::entities_errors::EntitiesError;
 use cedar_policy::{
     ActionConstraint, Authorizer, Context, ContextCreationError, Decision as CedarDecision, Effect,
     Entities, Entity, EntityAttrEvaluationError, EntityId, EntityTypeName, EntityUid,
-    ExpressionConstructionError, ParseErrors, PolicySet, PolicySetError, Request,
-    RequestValidationError, RestrictedExpression,
+    ExpressionConstructionError, ParseErrors, PolicySet, PolicySetError, PrincipalConstraint,
+    Request, RequestValidationError, ResourceConstraint, RestrictedExpression,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -90,6 +90,12 @@ pub struct Engine {
     /// For each action, the policies whose head can match it (same decisions as the whole
     /// set: a policy whose action constraint excludes the action is never evaluated).
     by_action: HashMap<String, PolicySet>,
+    /// For each (action, principal type, resource type), the action's policies without those
+    /// whose scope names other types (see [`Engine::policies_for_request`]); built on first use.
+    by_signature: std::sync::RwLock<foldhash::HashMap<String, std::sync::Arc<PolicySet>>>,
+    /// Evaluate each request on [`Engine::policies_for_request`] (on by default; the tests
+    /// compare it with the action's whole set).
+    pub split_by_types: bool,
     /// Entity type names, parsed once.
     types: HashMap<String, EntityTypeName>,
     /// `--now` given on the command line, overriding the world's.
@@ -397,6 +403,8 @@ impl Engine {
             now_override: None,
             validate_requests: true,
             contexts: Mutex::new(foldhash::HashMap::default()),
+            by_signature: std::sync::RwLock::new(foldhash::HashMap::default()),
+            split_by_types: true,
         })
     }
 
@@ -498,6 +506,59 @@ impl Engine {
         Ok(request)
     }
 
+    /// The policies that can apply to a request of `action` by a principal of type `pty` on a
+    /// resource of type `rty`: the action's, without those whose principal or resource scope
+    /// names another type (`is T`, `is T in …`, `== T::"…"`). Such a policy's scope is false for
+    /// every such request, and Cedar evaluates a policy's scope before its body, so it can
+    /// neither hold nor fail: the decision, its reasons and its errors are the same.
+    pub fn policies_for_request(
+        &self,
+        action: &str,
+        pty: &str,
+        rty: &str,
+    ) -> std::sync::Arc<PolicySet> {
+        let key = format!("{action}\u{0}{pty}\u{0}{rty}");
+        if let Some(set) = self
+            .by_signature
+            .read()
+            .ok()
+            .and_then(|m| m.get(&key).cloned())
+        {
+            return set;
+        }
+        let all = self.policies_for(action);
+        let (pt, rt) = (self.types.get(pty), self.types.get(rty));
+        let mut set = PolicySet::new();
+        for p in all.policies() {
+            let principal_type = match p.principal_constraint() {
+                PrincipalConstraint::Eq(uid) => Some(uid.type_name().clone()),
+                PrincipalConstraint::Is(t) | PrincipalConstraint::IsIn(t, _) => Some(t),
+                PrincipalConstraint::Any | PrincipalConstraint::In(_) => None,
+            };
+            let resource_type = match p.resource_constraint() {
+                ResourceConstraint::Eq(uid) => Some(uid.type_name().clone()),
+                ResourceConstraint::Is(t) | ResourceConstraint::IsIn(t, _) => Some(t),
+                ResourceConstraint::Any | ResourceConstraint::In(_) => None,
+            };
+            let excluded = |scope: Option<EntityTypeName>, ty: Option<&EntityTypeName>| matches!((scope, ty), (Some(s), Some(t)) if &s != t);
+            if excluded(principal_type, pt) || excluded(resource_type, rt) {
+                continue;
+            }
+            if set.add(p.clone()).is_err() {
+                // Cannot happen (the ids come from one set); fall back to the whole set.
+                set = all.clone();
+                break;
+            }
+        }
+        let set = std::sync::Arc::new(set);
+        let mut map = self
+            .by_signature
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        map.insert(key, set.clone());
+        set
+    }
+
     /// The policies that can apply to an action.
     pub fn policies_for(&self, action: &str) -> &PolicySet {
         self.by_action.get(action).unwrap_or(&self.bundle.policies)
@@ -534,7 +595,7 @@ impl Engine {
                 return d;
             }
         };
-        self.answer(d, &request, entities)
+        self.answer(d, t, &request, entities)
     }
 
     /// Decide one translated request on only the entities it can reach (see
@@ -555,7 +616,7 @@ impl Engine {
             }
         };
         match self.slice(t) {
-            Ok(entities) => self.answer(d, &request, &entities),
+            Ok(entities) => self.answer(d, t, &request, &entities),
             Err(e) => {
                 d.errors.push(format!("cannot build the entities: {e}"));
                 d
@@ -593,10 +654,23 @@ impl Engine {
     }
 
     /// Cedar's answer to a request on these entities, as a decision. Errors of any kind deny.
-    fn answer(&self, mut d: Decision, request: &Request, entities: &Entities) -> Decision {
-        let response =
-            self.authorizer
-                .is_authorized(request, self.policies_for(&d.action), entities);
+    fn answer(
+        &self,
+        mut d: Decision,
+        t: &Translated,
+        request: &Request,
+        entities: &Entities,
+    ) -> Decision {
+        let response = match self.split_by_types {
+            true => {
+                let set = self.policies_for_request(&d.action, &t.principal.ty, &t.resource.ty);
+                self.authorizer.is_authorized(request, &set, entities)
+            }
+            false => {
+                let set = self.policies_for(&d.action);
+                self.authorizer.is_authorized(request, set, entities)
+            }
+        };
         let diag = response.diagnostics();
         d.errors = diag.errors().map(|e| e.to_string()).collect();
         d.errors.sort();

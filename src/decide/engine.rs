@@ -577,16 +577,25 @@ impl Engine {
         Ok(self.decide_sliced(&t))
     }
 
-    /// Decide a translated request. Errors of any kind deny.
-    pub fn decide_translated(&self, t: &Translated) -> Decision {
+    /// A translated request's undecided decision and its Cedar request; the deny naming why,
+    /// when the request cannot be built.
+    fn undecided_request(&self, t: &Translated) -> Result<(Decision, Request), Box<Decision>> {
         let mut d = Decision::undecided(t);
-        let request = match self.cedar_request(t) {
-            Ok(r) => r,
+        match self.cedar_request(t) {
+            Ok(r) => Ok((d, r)),
             Err(e) => {
                 d.errors
                     .push(format!("cannot build the Cedar request: {e}"));
-                return d;
+                Err(Box::new(d))
             }
+        }
+    }
+
+    /// Decide a translated request. Errors of any kind deny.
+    pub fn decide_translated(&self, t: &Translated) -> Decision {
+        let (mut d, request) = match self.undecided_request(t) {
+            Ok(both) => both,
+            Err(denied) => return *denied,
         };
         let entities = match self.entities() {
             Ok(e) => e,
@@ -606,14 +615,9 @@ impl Engine {
         if self.entities.get().is_some() {
             return self.decide_translated(t);
         }
-        let mut d = Decision::undecided(t);
-        let request = match self.cedar_request(t) {
-            Ok(r) => r,
-            Err(e) => {
-                d.errors
-                    .push(format!("cannot build the Cedar request: {e}"));
-                return d;
-            }
+        let (mut d, request) = match self.undecided_request(t) {
+            Ok(both) => both,
+            Err(denied) => return *denied,
         };
         match self.slice(t) {
             Ok(entities) => self.answer(d, t, &request, &entities),

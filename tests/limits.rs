@@ -25,6 +25,33 @@ fn keyward(args: &[&str]) -> (Option<i32>, String, String) {
     )
 }
 
+/// [`keyward`] with its address space capped at 4 GiB (a run past it aborts: exit `None`), so
+/// that a blow-up fails the test at once instead of exhausting the machine.
+fn keyward_capped(args: &[&str]) -> (Option<i32>, String, String) {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    cmd.args(args);
+    // SAFETY: setrlimit is async-signal-safe and touches no state of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            let cap = libc::rlimit {
+                rlim_cur: 4 << 30,
+                rlim_max: 4 << 30,
+            };
+            match libc::setrlimit(libc::RLIMIT_AS, &cap) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    }
+    let out = cmd.output().expect("run keyward");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
@@ -107,6 +134,64 @@ fn a_policy_nested_to_the_limit_loads_and_decides() {
             Some(0),
             "{kind}: allowed by the deep permit: {check:?}"
         );
+    }
+}
+
+/// Cedar's partial evaluator doubles its work with each `if` whose test the typechecker knows
+/// (`if true`, `if 1 == 1`, a `has` of a required attribute): such a policy, nested to the
+/// limit, once made the audit and `check -v` run out of memory. They now decide it by plain
+/// evaluation: the audit equals `--exhaustive`, and every run stays under 4 GiB.
+#[test]
+fn deeply_nested_ifs_are_audited_and_explained_without_partial_evaluation() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let k = MAX_NESTING - 1;
+    for test in ["true", "1 == 1", "principal has key_count"] {
+        let cond = format!(
+            "{}true{}",
+            format!("if {test} then ").repeat(k),
+            " else false".repeat(k)
+        );
+        let f = write(dir.path(), "deep.cedar", &policy_file(&cond));
+        let f = f.to_str().unwrap();
+        let base = ["--policies", POLICIES, "--policies", f, "--world", ACME];
+        let audit = |extra: &[&str]| {
+            let args = [
+                &["audit", "--format", "jsonl", "--action", "api-key-get"][..],
+                extra,
+                &base,
+            ]
+            .concat();
+            let (code, stdout, stderr) = keyward_capped(&args);
+            assert_eq!(code, Some(0), "{test}: audit {extra:?}: {stderr}");
+            // The last line is the summary, whose work figures differ between the two.
+            let rows: Vec<String> = stdout
+                .lines()
+                .filter(|l| !l.contains("\"type\":\"summary\""))
+                .map(String::from)
+                .collect();
+            rows
+        };
+        let fast = audit(&[]);
+        assert!(
+            fast.iter().any(|l| l.contains("\"policy\":\"deep\"")),
+            "{test}: the deep permit allows something"
+        );
+        assert_eq!(fast, audit(&["--exhaustive"]), "{test}");
+        let args = [
+            &["check", "-v"][..],
+            &base,
+            &[
+                "--principal",
+                "ivan",
+                "--action",
+                "api-key-get",
+                "--resource",
+                "key-kate-1",
+            ],
+        ]
+        .concat();
+        let (code, _, stderr) = keyward_capped(&args);
+        assert_eq!(code, Some(0), "{test}: check -v: {stderr}");
     }
 }
 

@@ -324,16 +324,51 @@ when { principal.key_count + 9223372036854775807 > 0 };
 @id("x-err-sid") @rule("R1") @doc("test: errors for service IDs")
 forbid (principal is ServiceId, action, resource)
 when { principal.key_count + 9223372036854775807 > 0 };
+@id("x-body-type") @rule("R1") @doc("test: a body false on other types")
+permit (principal, action == Action::"api-key-delete", resource)
+when { resource is ServiceIdApiKey && principal is ServiceId };
+@id("x-body-err-first") @rule("R1") @doc("test: errors before a conjunct false on other types")
+forbid (principal is ServiceId, action, resource)
+when { principal.key_count + 9223372036854775807 > 0 && resource is Account };
+@id("x-body-or-err") @rule("R1") @doc("test: a disjunct false on other types, then an error")
+forbid (principal, action == Action::"login", resource)
+when { resource is Cluster || principal.identity.key_count + 9223372036854775807 > 0 };
 "#;
     assert_split_exact(bundle(None, Some(extra), None), &acme, "scopes", 100_000);
     assert_split_exact(bundle(None, Some(extra), None), &src, "scopes", 5000);
-    // The split does leave policies out (else this test proves nothing).
-    let b = bundle(None, None, None);
-    let e = Engine::new(b.clone(), world(&b, &acme)).expect("entities");
+    // The split does leave policies out (else this test proves nothing): by scope, and by
+    // partial evaluation of bodies false on these types (only for validated requests).
+    let b = bundle(None, Some(extra), None);
+    let mut e = Engine::new(b.clone(), world(&b, &acme)).expect("entities");
+    let ids = |e: &Engine, p: &str, r: &str| -> Vec<String> {
+        let set = e.policies_for_request("api-key-delete", p, r);
+        let mut ids: Vec<String> = set.policies().map(|p| p.id().to_string()).collect();
+        ids.sort();
+        ids
+    };
     let whole = e.policies_for("api-key-delete").policies().count();
-    let split = e.policies_for_request("api-key-delete", "User", "UserApiKey");
-    assert!(
-        split.policies().count() < whole,
-        "{whole} policies, none left out"
-    );
+    let split = ids(&e, "User", "UserApiKey");
+    assert!(split.len() < whole, "{whole} policies, none left out");
+    for gone in [
+        "owner-manages-service-id-keys",
+        "service-id-creator-manages-keys",
+        "x-body-type",
+        "x-err-sid",
+    ] {
+        assert!(!split.contains(&gone.to_string()), "{gone} in {split:?}");
+    }
+    for kept in [
+        "iam-admin-manages-user-keys",
+        "locked-key-frozen",
+        "x-err-user",
+    ] {
+        assert!(split.contains(&kept.to_string()), "{kept} not in {split:?}");
+    }
+    let sid = ids(&e, "ServiceId", "ServiceIdApiKey");
+    for kept in ["x-body-type", "x-body-err-first", "service-id-key-delete"] {
+        assert!(sid.contains(&kept.to_string()), "{kept} not in {sid:?}");
+    }
+    e.validate_requests = false;
+    let unvalidated = ids(&e, "User", "UserApiKey");
+    assert!(unvalidated.contains(&"owner-manages-service-id-keys".to_string()));
 }

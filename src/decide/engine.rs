@@ -98,6 +98,9 @@ pub struct Engine {
     pub split_by_types: bool,
     /// Entity type names, parsed once.
     types: HashMap<String, EntityTypeName>,
+    /// The policies whose `if`s nest deeper than Cedar's partial evaluator can take
+    /// ([`crate::decide::policy::MAX_PARTIAL_IF_NESTING`]): never partially evaluated.
+    deep_ifs: HashSet<cedar_policy::PolicyId>,
     /// `--now` given on the command line, overriding the world's.
     pub now_override: Option<String>,
     /// Validate every Cedar request against the schema (on by default; see `cedar_request`).
@@ -392,6 +395,14 @@ impl Engine {
             let _ = entities.set(Ok(all));
         }
         let literals = policy_literals(&bundle.policies);
+        let deep_ifs = bundle
+            .policies
+            .policies()
+            .filter(|p| {
+                crate::decide::policy::if_nesting(p) > crate::decide::policy::MAX_PARTIAL_IF_NESTING
+            })
+            .map(|p| p.id().clone())
+            .collect();
         Ok(Engine {
             bundle,
             tr,
@@ -405,6 +416,7 @@ impl Engine {
             contexts: Mutex::new(foldhash::HashMap::default()),
             by_signature: std::sync::RwLock::new(foldhash::HashMap::default()),
             split_by_types: true,
+            deep_ifs,
         })
     }
 
@@ -507,17 +519,30 @@ impl Engine {
     }
 
     /// The policies that can apply to a request of `action` by a principal of type `pty` on a
-    /// resource of type `rty`: the action's, without those whose principal or resource scope
-    /// names another type (`is T`, `is T in …`, `== T::"…"`). Such a policy's scope is false for
-    /// every such request, and Cedar evaluates a policy's scope before its body, so it can
-    /// neither hold nor fail: the decision, its reasons and its errors are the same.
+    /// resource of type `rty`: the action's, without
+    /// - those whose principal or resource scope names another type (`is T`, `is T in …`,
+    ///   `== T::"…"`). Such a policy's scope is false for every such request, and Cedar
+    ///   evaluates a policy's scope before its body, so it can neither hold nor fail;
+    /// - with `validate_requests` (the default), those that Cedar's type-aware partial
+    ///   evaluation finds `false` with the principal, the resource, the context and every entity
+    ///   unknown, only their types known (e.g. a body `resource is ServiceId && …` on a user API
+    ///   key): for every schema-valid request of these types on schema-valid entities, which
+    ///   every request and every entity set of this engine is, they evaluate to false, without
+    ///   error ([`cedar_policy::TpeResponse::false_permits`]). A policy Cedar cannot partially
+    ///   evaluate (e.g. one that does not validate strictly) is kept.
+    ///
+    /// The decision, its reasons and its errors are the same as on the action's whole set
+    /// (`tests/perf_exact.rs` compares them).
     pub fn policies_for_request(
         &self,
         action: &str,
         pty: &str,
         rty: &str,
     ) -> std::sync::Arc<PolicySet> {
-        let key = format!("{action}\u{0}{pty}\u{0}{rty}");
+        let key = format!(
+            "{action}\u{0}{pty}\u{0}{rty}\u{0}{}",
+            self.validate_requests
+        );
         if let Some(set) = self
             .by_signature
             .read()
@@ -544,6 +569,9 @@ impl Engine {
             if excluded(principal_type, pt) || excluded(resource_type, rt) {
                 continue;
             }
+            if self.validate_requests && self.false_for_types(p, action, pt, rt) {
+                continue;
+            }
             if set.add(p.clone()).is_err() {
                 // Cannot happen (the ids come from one set); fall back to the whole set.
                 set = all.clone();
@@ -557,6 +585,53 @@ impl Engine {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         map.insert(key, set.clone());
         set
+    }
+
+    /// Whether Cedar's type-aware partial evaluation finds `p` false for every request of
+    /// `action` with a principal of type `pt` and a resource of type `rt`, whatever their ids,
+    /// attributes, ancestors and the context (all unknown). `false` whenever it cannot tell.
+    fn false_for_types(
+        &self,
+        p: &cedar_policy::Policy,
+        action: &str,
+        pt: Option<&EntityTypeName>,
+        rt: Option<&EntityTypeName>,
+    ) -> bool {
+        use cedar_policy::{PartialEntities, PartialEntityUid, PartialRequest};
+        let (Some(pt), Some(rt), Ok(action)) = (pt, rt, self.uid("Action", action)) else {
+            return false;
+        };
+        if self.deep_ifs.contains(p.id()) {
+            return false;
+        }
+        let schema = &self.bundle.schema;
+        let Ok(request) = PartialRequest::new(
+            PartialEntityUid::new(pt.clone(), None),
+            action,
+            PartialEntityUid::new(rt.clone(), None),
+            None,
+            schema,
+        ) else {
+            return false;
+        };
+        let mut one = PolicySet::new();
+        if one.add(p.clone()).is_err() {
+            return false;
+        }
+        let entities = PartialEntities::empty();
+        let Ok(response) = one.tpe(&request, &entities, schema) else {
+            return false;
+        };
+        response
+            .false_permits()
+            .chain(response.false_forbids())
+            .any(|id| id == p.id())
+    }
+
+    /// Whether Cedar may partially evaluate every policy of `set` (none nests its `if`s deeper
+    /// than [`crate::decide::policy::MAX_PARTIAL_IF_NESTING`]).
+    pub fn partially_evaluable(&self, set: &PolicySet) -> bool {
+        self.deep_ifs.is_empty() || set.policies().all(|p| !self.deep_ifs.contains(p.id()))
     }
 
     /// The policies that can apply to an action.

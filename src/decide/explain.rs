@@ -687,9 +687,12 @@ fn other_permits(cx: &Ctx, e: &Explanation) -> Vec<Reason> {
 }
 
 /// The permits of the action that are `false` for this principal and resource whatever the
-/// context (`None` when Cedar cannot evaluate partially: then none is ruled out).
+/// context (`None` when Cedar cannot, or must not, evaluate partially: then none is ruled out).
 fn cannot_apply(cx: &Ctx) -> Option<HashSet<String>> {
     use cedar_policy::{PartialEntities, PartialEntityUid, PartialRequest};
+    if !cx.engine.partially_evaluable(&cx.permits) {
+        return None;
+    }
     let schema = &cx.engine.bundle.schema;
     let resource = cx.engine.entity_uid(&cx.t.resource).ok()?;
     let action = cx.engine.uid("Action", &cx.t.action).ok()?;

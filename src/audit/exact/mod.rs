@@ -234,11 +234,15 @@ impl<'e> Auditor<'e> {
         PartialRequest::new(principal, action, resource, Some(context), &e.bundle.schema).ok()
     }
 
-    /// Partially evaluate an action's policies. `None`: Cedar cannot, or a policy errors
+    /// Partially evaluate an action's policies. `None`: Cedar cannot (or must not: a policy
+    /// nests `if`s too deeply, see [`Engine::partially_evaluable`]), or a policy errors
     /// whatever the principal — which denies every request (keyward fails closed), so the
     /// caller decides one by one, reporting the error exactly as `check` would.
     fn evaluate<'r>(&'r self, action: &str, req: &'r PartialRequest) -> Option<TpeResponse<'r>> {
         let e = self.engine;
+        if !e.partially_evaluable(e.policies_for(action)) {
+            return None;
+        }
         AuditStats::count(&self.stats.partial_evaluations);
         let resp = e
             .policies_for(action)

@@ -91,7 +91,7 @@ fn an_email_or_a_name_stands_for_the_one_id_it_names() {
         !out.is_empty()
             && out
                 .lines()
-                .filter(|l| l.starts_with("{\"type\":\"decision\""))
+                .filter(|l| l.starts_with("{\"type\":\"allow\""))
                 .all(|l| l.contains("\"principal\":\"IBMid-6100006KAI\"")),
         "{out}"
     );

@@ -330,7 +330,7 @@ fn csv_is_one_table_a_csv_parser_reads_back_exactly() {
         let rec = rec.expect("a well-formed record");
         assert_eq!(rec.len(), header.len(), "{rec:?}");
         match &rec[0] {
-            "decision" => {
+            "allow" => {
                 decisions += 1;
                 let args = split_list(&rec[4]);
                 for a in &args {
@@ -381,7 +381,7 @@ fn every_jsonl_line_has_a_type_and_docs_live_in_the_legend() {
     let mut decisions = 0;
     for l in &lines[1..lines.len() - 1] {
         match kind(l).as_str() {
-            "decision" => {
+            "allow" => {
                 decisions += 1;
                 for key in ["principal", "action", "resource", "decision", "reasons"] {
                     assert!(l.get(key).is_some(), "{key} in {l}");

@@ -2,10 +2,11 @@
 //! markdown group rows, so they keep them until the end), then findings and the figures.
 //! Every format is one well-formed document (docs/output.md):
 //! - jsonl: a `{"type":"policies"}` legend line (each policy's effect, rules and doc, once),
-//!   then `{"type":"decision"}` lines whose reasons name policies by id and rules, then
+//!   then `{"type":"allow"}` lines (one per allowed decision) whose reasons name policies by
+//!   id and rules, then
 //!   `{"type":"finding"}` lines, then one `{"type":"summary"}` line;
 //! - json: one object, `policies` (the legend), `decisions`, `findings`, `stats` as fields;
-//! - csv: one table with a `type` column (`decision` or `finding`);
+//! - csv: one table with a `type` column (`allow` or `finding`);
 //! - markdown: the decisions table, then findings as a second table under their own heading;
 //! - text: for people.
 //!
@@ -21,6 +22,10 @@ use crate::decide::policy::PolicyInfo;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
+
+/// The `type` of an allowed decision's line in jsonl and csv. Short on purpose: it is on
+/// every one of a big audit's millions of lines (issue 13's output goal).
+pub const ALLOW_ROW: &str = "allow";
 
 /// The csv header: the decision columns, then the finding columns (empty on the other kind).
 pub const CSV_HEADER: &str =
@@ -185,7 +190,7 @@ impl<W: std::io::Write> AuditWriter<W> {
     pub fn row(&mut self, d: Decision) -> std::io::Result<()> {
         match self.format {
             AuditFormat::Jsonl => {
-                serde_json::to_writer(&mut self.out, &Row::of(&d, Some("decision")))?;
+                serde_json::to_writer(&mut self.out, &Row::of(&d, Some(ALLOW_ROW)))?;
                 writeln!(self.out)?;
             }
             AuditFormat::Json => {
@@ -199,7 +204,7 @@ impl<W: std::io::Write> AuditWriter<W> {
                 let f = csv_field;
                 writeln!(
                     self.out,
-                    "decision,{},{},{},{},{},,,,,",
+                    "{ALLOW_ROW},{},{},{},{},{},,,,,",
                     f(&d.principal),
                     f(&d.action),
                     f(&d.resource),

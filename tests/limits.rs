@@ -14,10 +14,13 @@ const SCHEMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/keyward.cedar
 
 /// Exit code (`None`: killed by a signal, e.g. an abort), stdout, stderr.
 fn keyward(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(args)
-        .output()
-        .expect("run keyward");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    cmd.args(args);
+    outcome(cmd)
+}
+
+fn outcome(mut cmd: Command) -> (Option<i32>, String, String) {
+    let out = cmd.output().expect("run keyward");
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -44,12 +47,7 @@ fn keyward_capped(args: &[&str]) -> (Option<i32>, String, String) {
             }
         });
     }
-    let out = cmd.output().expect("run keyward");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    outcome(cmd)
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {

@@ -553,6 +553,10 @@ impl Engine {
         }
         let all = self.policies_for(action);
         let (pt, rt) = (self.types.get(pty), self.types.get(rty));
+        let typed = self
+            .validate_requests
+            .then(|| self.types_only_request(action, pt?, rt?))
+            .flatten();
         let mut set = PolicySet::new();
         for p in all.policies() {
             let principal_type = match p.principal_constraint() {
@@ -569,7 +573,7 @@ impl Engine {
             if excluded(principal_type, pt) || excluded(resource_type, rt) {
                 continue;
             }
-            if self.validate_requests && self.false_for_types(p, action, pt, rt) {
+            if typed.as_ref().is_some_and(|r| self.false_for_types(p, r)) {
                 continue;
             }
             if set.add(p.clone()).is_err() {
@@ -587,39 +591,42 @@ impl Engine {
         set
     }
 
-    /// Whether Cedar's type-aware partial evaluation finds `p` false for every request of
-    /// `action` with a principal of type `pt` and a resource of type `rt`, whatever their ids,
-    /// attributes, ancestors and the context (all unknown). `false` whenever it cannot tell.
+    /// The partial request of `action` with a principal of type `pt` and a resource of type
+    /// `rt`: their ids, and the context, unknown. `None` if the schema does not allow it.
+    fn types_only_request(
+        &self,
+        action: &str,
+        pt: &EntityTypeName,
+        rt: &EntityTypeName,
+    ) -> Option<cedar_policy::PartialRequest> {
+        use cedar_policy::{PartialEntityUid, PartialRequest};
+        PartialRequest::new(
+            PartialEntityUid::new(pt.clone(), None),
+            self.uid("Action", action).ok()?,
+            PartialEntityUid::new(rt.clone(), None),
+            None,
+            &self.bundle.schema,
+        )
+        .ok()
+    }
+
+    /// Whether Cedar's type-aware partial evaluation finds `p` false for `request` (of
+    /// [`Engine::types_only_request`]) whatever the ids, attributes and ancestors of its
+    /// entities (all unknown) and its context. `false` whenever it cannot tell.
     fn false_for_types(
         &self,
         p: &cedar_policy::Policy,
-        action: &str,
-        pt: Option<&EntityTypeName>,
-        rt: Option<&EntityTypeName>,
+        request: &cedar_policy::PartialRequest,
     ) -> bool {
-        use cedar_policy::{PartialEntities, PartialEntityUid, PartialRequest};
-        let (Some(pt), Some(rt), Ok(action)) = (pt, rt, self.uid("Action", action)) else {
-            return false;
-        };
         if self.deep_ifs.contains(p.id()) {
             return false;
         }
-        let schema = &self.bundle.schema;
-        let Ok(request) = PartialRequest::new(
-            PartialEntityUid::new(pt.clone(), None),
-            action,
-            PartialEntityUid::new(rt.clone(), None),
-            None,
-            schema,
-        ) else {
-            return false;
-        };
         let mut one = PolicySet::new();
         if one.add(p.clone()).is_err() {
             return false;
         }
-        let entities = PartialEntities::empty();
-        let Ok(response) = one.tpe(&request, &entities, schema) else {
+        let entities = cedar_policy::PartialEntities::empty();
+        let Ok(response) = one.tpe(request, &entities, &self.bundle.schema) else {
             return false;
         };
         response
